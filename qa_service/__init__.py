@@ -1,0 +1,1 @@
+"""medcite question answering: the engine, the CLI and the HTTP service."""

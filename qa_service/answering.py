@@ -1,0 +1,376 @@
+"""Extractive answer composition: every word of the answer is a source sentence.
+
+Steps (``ExtractiveComposer.compose``):
+1. Sentence candidates: the sentences of the retrieved chunks, cut from the
+   *document* text so a sentence split by a chunk boundary is still whole.
+2. Scoring: lexical overlap with the (synonym-expanded) question, weighted by
+   IDF, with the section heading as context (a bullet under "Dosing" answers a
+   dose question); dense similarity to the question for the best few; the
+   chunk's retrieval score; and whether the sentence carries what the question
+   asks for (a quantity for "what dose", a time for "when", an enumeration for
+   "which are").
+3. Selection: near-duplicates merged (one statement citing both sources), at
+   most ``max_statements``, the best one first as the bottom line, the rest
+   grouped by what they say when there are enough of them.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, Protocol
+
+import numpy as np
+
+from ingest.chunking import split_sentences
+from ingest.lexical import stem_terms
+from qa_service.retrieval import Candidate, synonym_groups
+
+# ----------------------------------------------------------------- text helpers
+
+# Reference markers of the source: [14], [15,16], [5–7], (3), (1,2); and the bare
+# trailing numbers the guideline page uses on bullet lines ("... of cobalamin 1").
+_BRACKET_REF = re.compile(r"\s*\[\d+(?:\s*[-–,]\s*\d+)*\]")
+_PAREN_REF = re.compile(r"\s*\((?:\d{1,3}(?:\s*[-–,]\s*\d{1,3})*)\)(?=\s*[.,;:]?\s*$|\s*[.,;])")
+_TRAILING_REF = re.compile(r"(?<=[A-Za-z\)])\s+\d{1,2}(?:\s*,\s*\d{1,2})*\s*$")
+_BULLET = re.compile(r"^\s*(?:[-•*▪◦·]|\d{1,2}[.)])\s+")
+
+_QUANTITY = re.compile(
+    r"\d(?:[\d.,]*\d)?\s*(?:[-–]\s*\d(?:[\d.,]*\d)?\s*)?"
+    r"(?:μg|µg|mcg|ug|mg|g/dl|g/l|g|kg|fl|pg/ml|ng/ml|µmol/l|μmol/l|mmol/l|nmol/l|pmol/l|iu|units?|%|"
+    r"days?|weeks?|months?|years?|hours?|minutes?|times|doses?|g/l)\b",
+    re.IGNORECASE,
+)
+_TIME = re.compile(
+    r"\b(?:at|after|within|before|by|around|until|from|between|during|over|for)\s+(?:the\s+)?(?:first\s+)?"
+    r"(?:\d+(?:\s*[-–]\s*\d+)?|one|two|three|four|five|six|several|a few)\s*"
+    r"(?:days?|weeks?|months?|years?|hours?)\b|\bage\b|\bbirth\b",
+    re.IGNORECASE,
+)
+_LIST_CUE = re.compile(r"\b(?:include|includes|including|such as|e\.g\.|:)\s|,.*,", re.IGNORECASE)
+
+_INTENTS: dict[str, re.Pattern[str]] = {
+    "quantity": re.compile(
+        r"\b(?:dose|doses|dosing|dosage|how much|how many|amount|levels?|values?|threshold|cut-?off|range|"
+        r"concentration|stores?|mg|μg|mcg|count|percent|prevalence)\b",
+        re.IGNORECASE,
+    ),
+    "duration": re.compile(r"\b(?:how long|duration|for how many|how many (?:days|weeks|months))\b", re.IGNORECASE),
+    "time": re.compile(r"^\s*when\b|\bat what age\b|\bhow (?:soon|quickly|fast)\b|\bonset\b|\btiming\b", re.IGNORECASE),
+    "list": re.compile(
+        r"^\s*(?:which|what)\s+(?:\w+\s+){0,3}(?:are|were)\b|\b(?:causes|symptoms|signs|risk factors|"
+        r"indications|manifestations|features|findings|groups)\b|\bwho (?:is|are)\b",
+        re.IGNORECASE,
+    ),
+}
+
+# Words of the question that say what *kind* of answer is wanted rather than
+# what it is about; they do not count for coverage (abstention).
+GENERIC_TERMS = set(
+    stem_terms(
+        "what which who whom whose when where why how is are was were do does did can could should would will "
+        "recommended recommend recommendation treatment treat treated therapy manage management patient patients "
+        "person people use used effective best usual typical common commonly first line standard approach "
+        "cause causes risk risks sign signs symptom symptoms dose dosing dosage level levels value values "
+        "much many long often time times duration normal range test tests diagnosis diagnose diagnosed "
+        "adult adults child children year years old age"
+    )
+)
+
+_GROUPS: list[tuple[str, re.Pattern[str]]] = [
+    ("Dosing", re.compile(r"\b(?:dose|dosing|dosage|\d+(?:\.\d+)?\s*(?:μg|µg|mcg|mg)|daily|weekly|times (?:per|a) week|once|twice)\b", re.I)),
+    ("Route", re.compile(r"\b(?:oral(?:ly)?|intramuscular(?:ly)?|parenteral|injections?|route|subcutaneous)\b", re.I)),
+    ("Monitoring and response", re.compile(r"\b(?:monitor\w*|follow-up|re-?check|reticulocyte\w*|normali[sz]\w*|response|resol\w*|improvement)\b", re.I)),
+    ("Who is at risk", re.compile(r"\b(?:risk|vegans?|vegetarians?|breastfed|at-risk|mothers?)\b", re.I)),
+    ("Stores and supply", re.compile(r"\b(?:stores?|reserves?|placenta\w*|breast milk|hepatic|transfer)\b", re.I)),
+    ("Diagnosis", re.compile(r"\b(?:diagnos\w*|MCV|serum|homocysteine|methylmalonic|screening|tests?)\b", re.I)),
+    ("Signs and symptoms", re.compile(r"\b(?:symptoms?|hypotonia|lethargy|regression|failure to thrive|vomiting|manifestations?|anaemia|anemia)\b", re.I)),
+    ("Prognosis", re.compile(r"\b(?:prognosis|irreversible|permanent|sequelae|long-term|outcomes?|damage)\b", re.I)),
+    ("Causes", re.compile(r"\b(?:causes?|results? from|due to|malabsorption|aetiology|etiology|secondary to)\b", re.I)),
+    ("Prevention", re.compile(r"\b(?:prevent\w*|supplementation|fortification)\b", re.I)),
+]
+
+
+def clean_statement_text(text: str) -> str:
+    """A source sentence as shown in an answer: reference markers and bullet glyphs dropped."""
+    out = _BULLET.sub("", text.strip())
+    out = _BRACKET_REF.sub("", out)
+    out = _PAREN_REF.sub("", out)
+    if not re.search(r"[.!?]\s*$", out):  # bullet-style line: trailing reference numbers
+        out = _TRAILING_REF.sub("", out)
+    out = re.sub(r"\s+([.,;:])", r"\1", out)
+    return re.sub(r"\s{2,}", " ", out).strip()
+
+
+def question_intents(question: str) -> set[str]:
+    """What the question asks for: quantity, duration, time, list."""
+    return {name for name, pattern in _INTENTS.items() if pattern.search(question)}
+
+
+@dataclass
+class Sentence:
+    """A sentence of a stored document that may be cited."""
+
+    doc_id: str
+    source: str
+    title: str | None
+    section: str | None
+    start: int
+    end: int
+    text: str
+    chunk_score: float
+    lexical: float = 0.0
+    dense: float = 0.0
+    intent: float = 0.0
+    score: float = 0.0
+    stems: set[str] = field(default_factory=set)
+    merged: list["Sentence"] = field(default_factory=list)
+
+    @property
+    def key(self) -> tuple[str, int, int]:
+        return (self.doc_id, self.start, self.end)
+
+
+@dataclass
+class Draft:
+    """The composer's output: chosen sentences in answer order, with their group labels."""
+
+    bottom_line: Sentence | None
+    groups: list[tuple[str | None, list[Sentence]]]
+    pool: list[Sentence]
+    coverage: float
+    missing_terms: list[str]
+    confidence: float
+
+
+class TextSource(Protocol):
+    """Where the composer reads document texts from (the document store)."""
+
+    def get_document(self, doc_id: str) -> Any: ...
+
+
+class ExtractiveComposer:
+    """Builds answers from retrieved sentences; see the module docstring."""
+
+    name = "extractive"
+
+    def __init__(self, embedder: Any, settings: Any, docs: TextSource, term_stats: Any, dense_top: int = 16) -> None:
+        self.embedder = embedder
+        self.settings = settings
+        self.docs = docs
+        self.term_stats = term_stats  # callable: text -> {stem: document frequency}
+        self.dense_top = dense_top
+        self._sentence_cache: dict[tuple[str, int], list[tuple[int, int]]] = {}
+        self._doc_text_cache: dict[str, str] = {}
+        self._vector_cache: dict[tuple[str, int, int], np.ndarray] = {}
+
+    # -- sentence candidates
+    def _doc_text(self, doc_id: str) -> str:
+        text = self._doc_text_cache.get(doc_id)
+        if text is None:
+            doc = self.docs.get_document(doc_id)
+            text = doc.text if doc is not None else ""
+            if len(self._doc_text_cache) > 256:
+                self._doc_text_cache.clear()
+                self._sentence_cache.clear()
+            self._doc_text_cache[doc_id] = text
+        return text
+
+    def _doc_sentences(self, doc_id: str) -> list[tuple[int, int]]:
+        text = self._doc_text(doc_id)
+        key = (doc_id, len(text))
+        spans = self._sentence_cache.get(key)
+        if spans is None:
+            spans = split_sentences(text, 0)
+            self._sentence_cache[key] = spans
+        return spans
+
+    def sentences(self, cands: Sequence[Candidate], limit_chunks: int = 8) -> list[Sentence]:
+        """Whole sentences overlapping the best chunks (deduplicated across overlapping chunks)."""
+        out: dict[tuple[str, int, int], Sentence] = {}
+        for cand in cands[:limit_chunks]:
+            row = cand.row
+            text = self._doc_text(row.doc_id)
+            for s, e in self._doc_sentences(row.doc_id):
+                if e <= row.start or s >= row.end:
+                    continue
+                # keep sentences mostly inside the chunk: a sentence cut by the chunk edge is kept whole
+                inside = min(e, row.end) - max(s, row.start)
+                if inside < 0.5 * (e - s) and inside < 80:
+                    continue
+                key = (row.doc_id, s, e)
+                if key in out:
+                    out[key].chunk_score = max(out[key].chunk_score, cand.fused)
+                    continue
+                sent_text = text[s:e]
+                if len(clean_statement_text(sent_text)) < 12:
+                    continue
+                out[key] = Sentence(
+                    doc_id=row.doc_id, source=row.source, title=row.title, section=row.section,
+                    start=s, end=e, text=sent_text, chunk_score=cand.fused,
+                )
+        return list(out.values())
+
+    # -- scoring
+    def score(self, question: str, query_vector: np.ndarray, sents: list[Sentence], n_docs: int) -> tuple[float, list[str]]:
+        """Score sentences in place; returns (coverage of the question's terms, terms the corpus lacks)."""
+        q_terms = [t for t in dict.fromkeys(stem_terms(question))]
+        df = self.term_stats(question)
+        syn = _synonym_stems()
+        weights: dict[str, float] = {}
+        for t in q_terms:
+            d = df.get(t, 0)
+            weights[t] = math.log(1 + (n_docs + 1) / (d + 0.5))
+        focus = [t for t in q_terms if t not in GENERIC_TERMS]
+        intents = question_intents(question)
+        for s in sents:
+            s.stems = set(stem_terms(clean_statement_text(s.text)))
+            heading = set(stem_terms(s.section or ""))
+            got = 0.0
+            for t in q_terms:
+                alts = syn.get(t, {t})
+                if s.stems & alts:
+                    got += weights[t]
+                elif heading & alts:
+                    got += 0.6 * weights[t]
+            total = sum(weights.values()) or 1.0
+            s.lexical = got / total
+            s.intent = _intent_score(intents, s.text, s.section)
+        # dense similarity for the most promising sentences only (each encode costs time)
+        pre = sorted(sents, key=lambda s: -(0.6 * s.lexical + 0.4 * s.chunk_score))[: self.dense_top]
+        todo = [s for s in pre if s.key not in self._vector_cache]
+        if todo:
+            vecs = self.embedder.encode([clean_statement_text(s.text) for s in todo])
+            for s, v in zip(todo, vecs):
+                self._vector_cache[s.key] = v
+            if len(self._vector_cache) > 20000:
+                self._vector_cache.clear()
+        for s in pre:
+            s.dense = float(np.dot(self._vector_cache[s.key], query_vector))
+        for s in sents:
+            dense = s.dense if s in pre else 0.0
+            s.score = 0.45 * max(dense, 0.0) + 0.30 * s.lexical + 0.15 * s.chunk_score + 0.10 * s.intent
+        # coverage: the share of the question's specific terms the evidence mentions
+        evidence = set().union(*(s.stems | set(stem_terms(s.section or "")) for s in sents)) if sents else set()
+        missing: list[str] = []
+        fw = 0.0
+        cw = 0.0
+        for t in focus:
+            fw += weights[t]
+            alts = syn.get(t, {t})
+            if evidence & alts:
+                cw += weights[t]
+            elif all(df.get(a, 0) == 0 for a in alts):
+                missing.append(t)
+        missing.extend(_missing_vitamins(question, sents))
+        coverage = cw / fw if fw else 1.0
+        return coverage, missing
+
+    # -- composition
+    def compose(self, question: str, query_vector: np.ndarray, cands: Sequence[Candidate], n_docs: int) -> Draft:
+        """Choose, merge, order and group sentences for ``question``."""
+        a = self.settings.answer
+        sents = self.sentences(cands)
+        coverage, missing = self.score(question, query_vector, sents, n_docs)
+        ranked = sorted(sents, key=lambda s: (-s.score, s.doc_id, s.start))
+        best = ranked[0].score if ranked else 0.0
+        top_dense = max((s.dense for s in ranked[:5]), default=0.0)
+        confidence = _confidence(top_dense, coverage, best, bool(missing))
+        chosen: list[Sentence] = []
+        for s in ranked:
+            if len(chosen) >= a.max_statements:
+                break
+            if s.score < max(a.min_sentence_score, 0.55 * best):
+                break
+            dup = next((c for c in chosen if _near_duplicate(c, s, self._vector_cache)), None)
+            if dup is not None:
+                if dup.doc_id != s.doc_id and all(m.doc_id != s.doc_id for m in dup.merged):
+                    dup.merged.append(s)
+                continue
+            chosen.append(s)
+        if not chosen:
+            return Draft(None, [], ranked, coverage, missing, confidence)
+        bottom, rest = chosen[0], chosen[1:]
+        return Draft(bottom, _group(rest), ranked, coverage, missing, confidence)
+
+
+def _intent_score(intents: set[str], text: str, section: str | None) -> float:
+    if not intents:
+        return 0.0
+    hits = 0
+    if "quantity" in intents and _QUANTITY.search(text):
+        hits += 1
+    if "duration" in intents and re.search(r"\b\d+(?:\s*[-–]\s*\d+)?\s*(?:days?|weeks?|months?|years?)\b|\bfor (?:one|two|three|four|six) (?:days|weeks|months)\b", text, re.I):
+        hits += 1
+    if "time" in intents and _TIME.search(text):
+        hits += 1
+    if "list" in intents and (_LIST_CUE.search(text) or _BULLET.match(text)):
+        hits += 1
+    return hits / len(intents)
+
+
+def _near_duplicate(a: Sentence, b: Sentence, vectors: dict[tuple[str, int, int], np.ndarray]) -> bool:
+    if a.doc_id == b.doc_id and not (a.end <= b.start or b.end <= a.start):
+        return True
+    if a.stems and b.stems:
+        jac = len(a.stems & b.stems) / len(a.stems | b.stems)
+        if jac >= 0.6:
+            return True
+    va, vb = vectors.get(a.key), vectors.get(b.key)
+    return va is not None and vb is not None and float(np.dot(va, vb)) >= 0.92
+
+
+def _group(statements: list[Sentence]) -> list[tuple[str | None, list[Sentence]]]:
+    """Group by what statements say when there are enough of them; otherwise one flat list."""
+    if len(statements) < 3:
+        return [(None, statements)] if statements else []
+    labelled: dict[str, list[Sentence]] = {}
+    order: list[str] = []
+    for s in statements:
+        label = next((name for name, pat in _GROUPS if pat.search(s.text) or (s.section and pat.search(s.section))), None)
+        label = label or (s.section if s.section and len(s.section) <= 40 else "Other evidence")
+        if label not in labelled:
+            labelled[label] = []
+            order.append(label)
+        labelled[label].append(s)
+    if len(labelled) == 1:
+        return [(None, statements)]
+    return [(label, labelled[label]) for label in order]
+
+
+def _confidence(top_dense: float, coverage: float, best: float, has_missing: bool) -> float:
+    """Evidence score in [0, 1] used for abstention (weights calibrated on dev questions)."""
+    value = 0.55 * max(0.0, min(1.0, (top_dense - 0.15) / 0.55)) + 0.45 * coverage
+    if has_missing:
+        value *= 0.5
+    return round(max(0.0, min(1.0, value)), 4)
+
+
+@lru_cache(maxsize=1)
+def _synonym_stems() -> dict[str, set[str]]:
+    """Stem -> the stems of its one-word synonyms (itself included)."""
+    table: dict[str, set[str]] = {}
+    for group in synonym_groups():
+        # only one-word entries: a phrase's words ("vitamin", "much") are not synonyms alone
+        single = {stem_terms(term)[0] for term in group if len(stem_terms(term)) == 1}
+        for st in single:
+            table.setdefault(st, {st}).update(single)
+    return table
+
+_VITAMIN = re.compile(r"\bvitamin\s+([a-z]\d{0,2})\b", re.IGNORECASE)
+
+
+def _missing_vitamins(question: str, sents: Sequence[Sentence]) -> list[str]:
+    """'vitamin D' is not 'vitamin B12': one-letter names are lost by tokenisation, so check the phrase."""
+    missing = []
+    for m in _VITAMIN.finditer(question):
+        name = m.group(1).lower()
+        pattern = re.compile(rf"\bvitamin\s+{re.escape(name)}\b", re.IGNORECASE)
+        if name == "b12":
+            pattern = re.compile(r"\bvitamin\s+b12\b|\bcobalamin|\bb12\b", re.IGNORECASE)
+        if not any(pattern.search(s.text) or (s.section and pattern.search(s.section)) for s in sents):
+            missing.append(f"vitamin {name.upper()}")
+    return missing

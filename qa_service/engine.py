@@ -1,0 +1,256 @@
+"""The one entry point for answering: ``Engine.search`` and ``Engine.ask``.
+
+The CLI, the HTTP service, the eval harness and the quiz builder all call this;
+none re-implements it. Clients (embedding model, Chroma, SQLite) are built once
+in ``Engine.open`` and reused.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ingest.errors import UsageError
+from ingest.settings import Settings
+from ingest.store import Store
+from qa_service.answering import Draft, ExtractiveComposer, Sentence, clean_statement_text
+from qa_service.models import Answer, Citation, Conflict, SearchResult, Statement
+from qa_service.retrieval import Candidate, HybridSearcher, to_passage
+from qa_service.verify import find_conflicts, statement_supported
+
+logger = logging.getLogger(__name__)
+
+MAX_QUESTION_CHARS = 2000
+MAX_K = 50
+ABSTAIN_PREFIX = "Not enough evidence"
+
+
+def validate_question(question: str) -> str:
+    """The trimmed question, or a usage error (1 to 2,000 characters)."""
+    if not isinstance(question, str):
+        raise UsageError("the question must be text")
+    q = question.strip()
+    if not q:
+        raise UsageError("the question is empty")
+    if len(q) > MAX_QUESTION_CHARS:
+        raise UsageError(f"the question is {len(q)} characters long; the limit is {MAX_QUESTION_CHARS}")
+    return q
+
+
+def validate_k(k: int | None, default: int) -> int:
+    """``-k`` within 1..50."""
+    if k is None:
+        return default
+    if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= MAX_K:
+        raise UsageError(f"k must be an integer from 1 to {MAX_K} (got {k!r})")
+    return k
+
+
+class Engine:
+    """Search and answer over one store."""
+
+    def __init__(self, settings: Settings, store: Store, generator: Any | None = None) -> None:
+        self.settings = settings
+        self.store = store
+        self.searcher = HybridSearcher(store, settings)
+        self.composer = ExtractiveComposer(store.embedder, settings, store.docs, self._term_stats)
+        self.generator = generator  # an LLM answerer (qa_service.llm) or None for extractive
+
+    @classmethod
+    def open(cls, settings: Settings, *, owner: dict[str, Any] | None = None, embedder: Any | None = None) -> "Engine":
+        """Build the store, model and (optionally) the LLM answerer; slow, call once."""
+        store = Store(settings, owner=owner, embedder=embedder)
+        try:
+            generator = None
+            if settings.llm:
+                from qa_service.llm import build_generator
+
+                generator = build_generator(settings)
+            engine = cls(settings, store, generator)
+            store.embedder  # load the model now, not on the first request  # noqa: B018
+            return engine
+        except Exception:
+            store.close()
+            raise
+
+    def close(self) -> None:
+        """Release the data dir."""
+        self.store.close()
+
+    # ---------------------------------------------------------------- search
+    def _embed_query(self, text: str) -> np.ndarray:
+        return self.store.embedder.encode([text])[0]
+
+    def _term_stats(self, text: str) -> dict[str, int]:
+        return self.store.lexical().term_stats(text)
+
+    def candidates(self, query: str, n: int | None = None) -> tuple[np.ndarray, list[Candidate]]:
+        """Query vector and fused candidates (for callers that need more than passages)."""
+        self.store.require_documents()
+        vector = self._embed_query(query)
+        return vector, self.searcher.candidates(query, vector, n)
+
+    def search(self, query: str, k: int | None = None) -> SearchResult:
+        """The ``k`` best passages for ``query``."""
+        query = validate_question(query)
+        k = validate_k(k, self.settings.retrieval.top_k)
+        _, cands = self.candidates(query, max(self.settings.retrieval.candidates, k))
+        return SearchResult(query=query, passages=[to_passage(c) for c in cands[:k]])
+
+    # ---------------------------------------------------------------- ask
+    def ask(self, question: str, k: int | None = None, question_id: str | None = None) -> Answer:
+        """Answer ``question`` from the store: cited statements, or an abstention with the nearest evidence."""
+        started = time.perf_counter()
+        question = validate_question(question)
+        k = validate_k(k, max(self.settings.retrieval.top_k, 8))
+        vector, cands = self.candidates(question, max(self.settings.retrieval.candidates, k))
+        n_chunks = self.store.lexical().size
+        draft = self.composer.compose(question, vector, cands[:k], n_chunks)
+        if self.generator is not None and draft.bottom_line is not None:
+            answer = self.generator.answer(question, draft, self)
+        else:
+            answer = self._build_answer(question, draft)
+        answer.question_id = question_id
+        answer.latency_ms = round((time.perf_counter() - started) * 1000, 2)
+        return answer
+
+    def _abstain(self, question: str, draft: Draft, reason: str) -> Answer:
+        nearest = draft.pool[:2]
+        citations = [_citation(i + 1, s) for i, s in enumerate(nearest)]
+        where = "; ".join(f"[{c.id}] {c.source}" + (f" · {c.section}" if c.section else "") for c in citations)
+        text = f"{ABSTAIN_PREFIX}: {reason}"
+        if citations:
+            text += f" Nearest evidence: {where}."
+        return Answer(
+            id=uuid.uuid4().hex,
+            question=question,
+            answer=text,
+            abstained=True,
+            abstain_reason=reason,
+            statements=[],
+            citations=citations,
+            conflicts=[],
+            config_hash=self.settings.config_hash,
+            generator=self.generator_name,
+            latency_ms=0.0,
+            confidence=draft.confidence,
+        )
+
+    @property
+    def generator_name(self) -> str:
+        return self.generator.name if self.generator is not None else "extractive"
+
+    def abstain_reason(self, draft: Draft) -> str | None:
+        """Why this draft must not be answered, or None."""
+        if draft.bottom_line is None:
+            return "no passage in the ingested documents addresses this question."
+        if draft.missing_terms:
+            terms = ", ".join(dict.fromkeys(draft.missing_terms))
+            return f"the ingested documents do not mention {terms}."
+        if draft.confidence < self.settings.answer.abstain_threshold:
+            return "no passage in the ingested documents addresses this question closely enough."
+        return None
+
+    def _build_answer(self, question: str, draft: Draft) -> Answer:
+        reason = self.abstain_reason(draft)
+        if reason is not None:
+            return self._abstain(question, draft, reason)
+        assert draft.bottom_line is not None
+        ordered: list[tuple[str | None, Sentence]] = [(None, draft.bottom_line)]
+        for label, members in draft.groups:
+            ordered.extend((label, s) for s in members)
+        ordered = self._add_conflicting(ordered, draft)
+        return self.render(question, ordered, draft.confidence)
+
+    def _add_conflicting(self, ordered: list[tuple[str | None, Sentence]], draft: Draft) -> list[tuple[str | None, Sentence]]:
+        """Bring in a retrieved sentence that contradicts a chosen one, so the disagreement is shown and cited."""
+        chosen = {s.key for _, s in ordered}
+        chosen_texts = [(i, s.text) for i, (_, s) in enumerate(ordered)]
+        extra = [s for s in draft.pool[:40] if s.key not in chosen]
+        limit = self.settings.answer.max_statements
+        for s in extra:
+            if len(ordered) >= limit + 1:
+                break
+            found = find_conflicts(chosen_texts + [(len(ordered), s.text)])
+            if any(f.b == len(ordered) for f in found):
+                ordered.append(("Sources disagree", s))
+                chosen_texts.append((len(ordered) - 1, s.text))
+                chosen.add(s.key)
+        return ordered[: limit + 1] if len(ordered) > limit else ordered
+
+    def render(self, question: str, ordered: Sequence[tuple[str | None, Sentence]], confidence: float) -> Answer:
+        """Citations, statements, conflicts and the readable text for chosen sentences."""
+        citations: list[Citation] = []
+        by_key: dict[tuple[str, int, int], int] = {}
+
+        def cite(s: Sentence) -> int:
+            if s.key not in by_key:
+                by_key[s.key] = len(citations) + 1
+                citations.append(_citation(by_key[s.key], s))
+            return by_key[s.key]
+
+        statements: list[Statement] = []
+        for label, s in ordered[: self.settings.answer.max_statements]:
+            ids = [cite(s)] + [cite(m) for m in s.merged]
+            text = clean_statement_text(s.text)
+            supported = statement_supported(text, [citations[i - 1].text for i in ids])
+            statements.append(Statement(text=text, citations=ids, group=label, supported=supported))
+        conflicts = [
+            Conflict(
+                description=f.description,
+                citations=sorted(set(statements[f.a].citations[:1] + statements[f.b].citations[:1])),
+            )
+            for f in find_conflicts([(i, st.text) for i, st in enumerate(statements)])
+        ]
+        return Answer(
+            id=uuid.uuid4().hex,
+            question=question,
+            answer=render_text(statements, conflicts),
+            abstained=False,
+            abstain_reason=None,
+            statements=statements,
+            citations=citations,
+            conflicts=conflicts,
+            config_hash=self.settings.config_hash,
+            generator=self.generator_name,
+            latency_ms=0.0,
+            confidence=confidence,
+        )
+
+
+def _citation(cid: int, s: Sentence) -> Citation:
+    return Citation(
+        id=cid, doc_id=s.doc_id, source=s.source, title=s.title, section=s.section,
+        start=s.start, end=s.end, text=s.text, score=round(s.score, 6),
+    )
+
+
+def _markers(ids: Sequence[int]) -> str:
+    return "".join(f"[{i}]" for i in ids)
+
+
+def render_text(statements: Sequence[Statement], conflicts: Sequence[Conflict]) -> str:
+    """Bottom line first, then grouped bullet statements, then disagreements."""
+    if not statements:
+        return ""
+    lines = [f"Bottom line: {statements[0].text} {_markers(statements[0].citations)}"]
+    current: str | None = None
+    for st in statements[1:]:
+        if st.group != current and st.group is not None:
+            lines.append("")
+            lines.append(st.group)
+            current = st.group
+        elif st.group is None and current is None and len(lines) == 1:
+            lines.append("")
+        lines.append(f"- {st.text} {_markers(st.citations)}")
+    if conflicts:
+        lines.append("")
+        lines.append("Sources disagree")
+        for c in conflicts:
+            lines.append(f"- {c.description} {_markers(c.citations)}")
+    return "\n".join(lines).strip()
