@@ -7,6 +7,7 @@ Vectors and the lexical index are derived from these rows.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -32,10 +33,12 @@ from sqlalchemy import (
     update,
 )
 
-from ingest.models import Chunk, Document, SourceDocument
+from ingest.errors import StoreError
+from ingest.models import Chunk, Document, Section, SourceDocument
 
 logger = logging.getLogger(__name__)
 
+SCHEMA_VERSION = "1"
 metadata = MetaData()
 
 documents_table = Table(
@@ -51,6 +54,7 @@ documents_table = Table(
     Column("content_hash", String(64), nullable=False),
     Column("fingerprint", String(32), nullable=False),
     Column("text", Text, nullable=False),
+    Column("sections", Text, nullable=False, default="[]"),
     Column("ingested_at", String(40), nullable=False),
 )
 
@@ -122,6 +126,19 @@ class DocumentStore:
         data_dir.mkdir(parents=True, exist_ok=True)
         self.engine = make_engine(f"sqlite:///{data_dir / 'documents.db'}")
         metadata.create_all(self.engine)
+        self._check_schema()
+
+    def _check_schema(self) -> None:
+        """Refuse a store written with another layout instead of misreading it."""
+        with self.engine.begin() as conn:
+            found = conn.execute(select(meta_table.c.value).where(meta_table.c.key == "schema")).scalar()
+            if found is None:
+                conn.execute(insert(meta_table).values(key="schema", value=SCHEMA_VERSION))
+            elif found != SCHEMA_VERSION:
+                raise StoreError(
+                    f"the store in this data dir has layout version {found}; this medcite needs {SCHEMA_VERSION}: "
+                    "ingest into a new --data-dir"
+                )
 
     def close(self) -> None:
         """Release connections."""
@@ -173,6 +190,12 @@ class DocumentStore:
         return Document(
             doc_id=r.doc_id, source=r.source, title=r.title, format=r.format, chars=r.chars, chunks=r.n_chunks, ingested_at=r.ingested_at, text=r.text
         )
+
+    def sections(self, doc_id: str) -> list[Section]:
+        """A document's sections (title, start, end, level) in order."""
+        with self.engine.connect() as conn:
+            raw = conn.execute(select(documents_table.c.sections).where(documents_table.c.doc_id == doc_id)).scalar()
+        return [Section(**s) for s in json.loads(raw or "[]")]
 
     def counts(self) -> tuple[int, int]:
         """(documents, chunks)."""
@@ -250,6 +273,7 @@ class DocumentStore:
                     content_hash=doc.content_hash,
                     fingerprint=fingerprint,
                     text=doc.text,
+                    sections=json.dumps([sec.model_dump() for sec in doc.sections]),
                     ingested_at=now,
                 )
             )

@@ -35,6 +35,7 @@ from qa_service.retrieval import Candidate, synonym_groups
 # trailing numbers the guideline page uses on bullet lines ("... of cobalamin 1").
 _BRACKET_REF = re.compile(r"\s*\[\d+(?:\s*[-–,]\s*\d+)*\]")
 _PAREN_REF = re.compile(r"\s*\((?:\d{1,3}(?:\s*[-–,]\s*\d{1,3})*)\)(?=\s*[.,;:]?\s*$|\s*[.,;])")
+_AUTHOR_REF = re.compile(r"\s*\((?:[A-Z][\w'’-]+(?: et al\.?| and [A-Z][\w'’-]+)?,? \d{4}[a-z]?;?\s*)+\)")
 _TRAILING_REF = re.compile(r"(?<=[A-Za-z\)])\s+\d{1,2}(?:\s*,\s*\d{1,2})*\s*$")
 _BULLET = re.compile(r"^\s*(?:[-•*▪◦·]|\d{1,2}[.)])\s+")
 
@@ -50,6 +51,16 @@ _TIME = re.compile(
     r"(?:days?|weeks?|months?|years?|hours?)\b|\bage\b|\bbirth\b",
     re.IGNORECASE,
 )
+_TREATMENT = re.compile(
+    r"\b(?:dos(?:e|es|ing|age)|\d+(?:\.\d+)?\s*(?:μg|µg|mcg|mg)|oral(?:ly)?|intramuscular(?:ly)?|parenteral|"
+    r"supplementation|therapy|treatment|administ\w+|initiated|replacement)\b",
+    re.IGNORECASE,
+)
+_META = re.compile(
+    r"^\s*(?:this|the present|our)\s+(?:comprehensive\s+)?(?:review|article|study|paper|report|case report)\s+"
+    r"(?:aims|reports|describes|presents|discusses|summari[sz]es)",
+    re.IGNORECASE,
+)
 _LIST_CUE = re.compile(r"\b(?:include|includes|including|such as|e\.g\.|:)\s|,.*,", re.IGNORECASE)
 
 _INTENTS: dict[str, re.Pattern[str]] = {
@@ -60,6 +71,7 @@ _INTENTS: dict[str, re.Pattern[str]] = {
     ),
     "duration": re.compile(r"\b(?:how long|duration|for how many|how many (?:days|weeks|months))\b", re.IGNORECASE),
     "time": re.compile(r"^\s*when\b|\bat what age\b|\bhow (?:soon|quickly|fast)\b|\bonset\b|\btiming\b", re.IGNORECASE),
+    "treatment": re.compile(r"\b(?:treat|treated|treatment|therapy|manage|management|regimen)\b", re.IGNORECASE),
     "list": re.compile(
         r"^\s*(?:which|what)\s+(?:\w+\s+){0,3}(?:are|were)\b|\b(?:causes|symptoms|signs|risk factors|"
         r"indications|manifestations|features|findings|groups)\b|\bwho (?:is|are)\b",
@@ -76,7 +88,8 @@ GENERIC_TERMS = set(
         "person people use used effective best usual typical common commonly first line standard approach "
         "cause causes risk risks sign signs symptom symptoms dose dosing dosage level levels value values "
         "much many long often time times duration normal range test tests diagnosis diagnose diagnosed "
-        "adult adults child children year years old age"
+        "adult adults child children year years old age large small big size amount high low mean means "
+        "know known say says state states describe described explain role important"
     )
 )
 
@@ -99,6 +112,7 @@ def clean_statement_text(text: str) -> str:
     out = _BULLET.sub("", text.strip())
     out = _BRACKET_REF.sub("", out)
     out = _PAREN_REF.sub("", out)
+    out = _AUTHOR_REF.sub("", out)
     if not re.search(r"[.!?]\s*$", out):  # bullet-style line: trailing reference numbers
         out = _TRAILING_REF.sub("", out)
     out = re.sub(r"\s+([.,;:])", r"\1", out)
@@ -126,6 +140,7 @@ class Sentence:
     dense: float = 0.0
     intent: float = 0.0
     score: float = 0.0
+    context: str = ""
     stems: set[str] = field(default_factory=set)
     merged: list["Sentence"] = field(default_factory=list)
 
@@ -150,6 +165,33 @@ class TextSource(Protocol):
     """Where the composer reads document texts from (the document store)."""
 
     def get_document(self, doc_id: str) -> Any: ...
+    def sections(self, doc_id: str) -> list[Any]: ...
+
+
+@dataclass
+class _DocView:
+    """A document's text, sentence spans and sections, cached per document."""
+
+    text: str
+    spans: list[tuple[int, int]]
+    sections: list[Any]
+
+    def heading_path(self, offset: int) -> list[str]:
+        """Titles of the section containing ``offset`` and its ancestors, outermost first."""
+        stack: list[Any] = []
+        for sec in self.sections:
+            if sec.start > offset:
+                break
+            while stack and stack[-1].level >= sec.level:
+                stack.pop()
+            if sec.title:
+                stack.append(sec)
+        return [sec.title for sec in stack]
+
+    def is_heading(self, start: int, end: int) -> bool:
+        """Whether the span is exactly a section heading line."""
+        line = self.text[start:end].strip()
+        return any(sec.title and sec.start <= start < sec.start + len(sec.title) + 4 and line == sec.title.strip() for sec in self.sections)
 
 
 class ExtractiveComposer:
@@ -163,41 +205,31 @@ class ExtractiveComposer:
         self.docs = docs
         self.term_stats = term_stats  # callable: text -> {stem: document frequency}
         self.dense_top = dense_top
-        self._sentence_cache: dict[tuple[str, int], list[tuple[int, int]]] = {}
-        self._doc_text_cache: dict[str, str] = {}
+        self._docs: dict[str, _DocView] = {}
         self._vector_cache: dict[tuple[str, int, int], np.ndarray] = {}
 
     # -- sentence candidates
-    def _doc_text(self, doc_id: str) -> str:
-        text = self._doc_text_cache.get(doc_id)
-        if text is None:
+    def _doc(self, doc_id: str) -> "_DocView":
+        view = self._docs.get(doc_id)
+        if view is None:
             doc = self.docs.get_document(doc_id)
             text = doc.text if doc is not None else ""
-            if len(self._doc_text_cache) > 256:
-                self._doc_text_cache.clear()
-                self._sentence_cache.clear()
-            self._doc_text_cache[doc_id] = text
-        return text
-
-    def _doc_sentences(self, doc_id: str) -> list[tuple[int, int]]:
-        text = self._doc_text(doc_id)
-        key = (doc_id, len(text))
-        spans = self._sentence_cache.get(key)
-        if spans is None:
-            spans = split_sentences(text, 0)
-            self._sentence_cache[key] = spans
-        return spans
+            if len(self._docs) > 256:
+                self._docs.clear()
+            view = _DocView(text, split_sentences(text, 0) if text else [], self.docs.sections(doc_id) if text else [])
+            self._docs[doc_id] = view
+        return view
 
     def sentences(self, cands: Sequence[Candidate], limit_chunks: int = 8) -> list[Sentence]:
         """Whole sentences overlapping the best chunks (deduplicated across overlapping chunks)."""
         out: dict[tuple[str, int, int], Sentence] = {}
         for cand in cands[:limit_chunks]:
             row = cand.row
-            text = self._doc_text(row.doc_id)
-            for s, e in self._doc_sentences(row.doc_id):
+            view = self._doc(row.doc_id)
+            for s, e in view.spans:
                 if e <= row.start or s >= row.end:
                     continue
-                # keep sentences mostly inside the chunk: a sentence cut by the chunk edge is kept whole
+                # a sentence cut by the chunk edge is kept whole when most of it is inside
                 inside = min(e, row.end) - max(s, row.start)
                 if inside < 0.5 * (e - s) and inside < 80:
                     continue
@@ -205,12 +237,14 @@ class ExtractiveComposer:
                 if key in out:
                     out[key].chunk_score = max(out[key].chunk_score, cand.fused)
                     continue
-                sent_text = text[s:e]
-                if len(clean_statement_text(sent_text)) < 12:
-                    continue
+                sent_text = view.text[s:e]
+                cleaned = clean_statement_text(sent_text)
+                if len(cleaned) < 12 or cleaned.endswith("?") or view.is_heading(s, e) or _looks_like_title(cleaned):
+                    continue  # questions and headings are not evidence
+                path = view.heading_path(s)
                 out[key] = Sentence(
-                    doc_id=row.doc_id, source=row.source, title=row.title, section=row.section,
-                    start=s, end=e, text=sent_text, chunk_score=cand.fused,
+                    doc_id=row.doc_id, source=row.source, title=row.title, section=path[-1] if path else row.section,
+                    start=s, end=e, text=sent_text, chunk_score=cand.fused, context=" ".join(path),
                 )
         return list(out.values())
 
@@ -228,7 +262,7 @@ class ExtractiveComposer:
         intents = question_intents(question)
         for s in sents:
             s.stems = set(stem_terms(clean_statement_text(s.text)))
-            heading = set(stem_terms(s.section or ""))
+            heading = set(stem_terms(s.context or s.section or ""))
             got = 0.0
             for t in q_terms:
                 alts = syn.get(t, {t})
@@ -237,8 +271,12 @@ class ExtractiveComposer:
                 elif heading & alts:
                     got += 0.6 * weights[t]
             total = sum(weights.values()) or 1.0
-            s.lexical = got / total
-            s.intent = _intent_score(intents, s.text, s.section)
+            # long sentences match more words by chance: damp them (BM25-style length normalisation)
+            length = max(len(s.stems), 1)
+            s.lexical = (got / total) * min(1.0, (14 / length) ** 0.3)
+            s.intent = _intent_score(intents, s.text, s.context)
+            if _META.search(s.text):
+                s.lexical *= 0.5  # "This review aims to ..." describes the document, it answers nothing
         # dense similarity for the most promising sentences only (each encode costs time)
         pre = sorted(sents, key=lambda s: -(0.6 * s.lexical + 0.4 * s.chunk_score))[: self.dense_top]
         todo = [s for s in pre if s.key not in self._vector_cache]
@@ -254,10 +292,9 @@ class ExtractiveComposer:
             dense = s.dense if s in pre else 0.0
             s.score = 0.45 * max(dense, 0.0) + 0.30 * s.lexical + 0.15 * s.chunk_score + 0.10 * s.intent
         # coverage: the share of the question's specific terms the evidence mentions
-        evidence = set().union(*(s.stems | set(stem_terms(s.section or "")) for s in sents)) if sents else set()
+        evidence = set().union(*(s.stems | set(stem_terms(s.context or "")) for s in sents)) if sents else set()
         missing: list[str] = []
-        fw = 0.0
-        cw = 0.0
+        fw = cw = mw = 0.0
         for t in focus:
             fw += weights[t]
             alts = syn.get(t, {t})
@@ -265,8 +302,13 @@ class ExtractiveComposer:
                 cw += weights[t]
             elif all(df.get(a, 0) == 0 for a in alts):
                 missing.append(t)
-        missing.extend(_missing_vitamins(question, sents))
+                mw += weights[t]
         coverage = cw / fw if fw else 1.0
+        # Words the corpus never uses make the question unanswerable only when they carry
+        # a large share of what it is about ("antibiotics for pneumonia"), not for one odd word.
+        if not fw or mw / fw < 0.34:
+            missing = []
+        missing.extend(_missing_vitamins(question, sents))
         return coverage, missing
 
     # -- composition
@@ -297,6 +339,17 @@ class ExtractiveComposer:
         return Draft(bottom, _group(rest), ranked, coverage, missing, confidence)
 
 
+def _looks_like_title(text: str) -> bool:
+    """A title line ("Vitamin B12 Deficiency in Infants: Clinical Manifestations, ...") states nothing."""
+    if re.search(r"[.!?]$", text):
+        return False
+    words = re.findall(r"[A-Za-z][\w'-]*", text)
+    long_words = [w for w in words if len(w) > 3]
+    if len(long_words) < 3:
+        return False
+    return sum(w[0].isupper() for w in long_words) / len(long_words) >= 0.7
+
+
 def _intent_score(intents: set[str], text: str, section: str | None) -> float:
     if not intents:
         return 0.0
@@ -308,6 +361,8 @@ def _intent_score(intents: set[str], text: str, section: str | None) -> float:
     if "time" in intents and _TIME.search(text):
         hits += 1
     if "list" in intents and (_LIST_CUE.search(text) or _BULLET.match(text)):
+        hits += 1
+    if "treatment" in intents and _TREATMENT.search(f"{text} {section or ''}"):
         hits += 1
     return hits / len(intents)
 
@@ -331,7 +386,7 @@ def _group(statements: list[Sentence]) -> list[tuple[str | None, list[Sentence]]
     order: list[str] = []
     for s in statements:
         label = next((name for name, pat in _GROUPS if pat.search(s.text) or (s.section and pat.search(s.section))), None)
-        label = label or (s.section if s.section and len(s.section) <= 40 else "Other evidence")
+        label = label or "Also relevant"
         if label not in labelled:
             labelled[label] = []
             order.append(label)

@@ -147,11 +147,24 @@ def _base(q: Quantity) -> tuple[str, float, float] | None:
 _UNIT_WORDS = set(_UNIT_ALIASES) | {"approximately", "about", "around", "per", "time", "times"}
 
 
-def _context(text: str, q: Quantity, window: int = 60) -> set[str]:
+def _context(text: str, q: Quantity, window: int = 10) -> set[str]:
+    """Content words within ``window`` words either side of the quantity."""
     lo, hi = q.span
-    left = text[max(0, lo - window) : lo]
-    right = text[hi : hi + window]
-    return {t for t in stem_terms(f"{left} {right}") if not t.isdigit() and t not in _UNIT_WORDS}
+    left = text[:lo].split()[-window:]
+    right = text[hi:].split()[:window]
+    return {t for t in stem_terms(" ".join(left + right)) if not t.isdigit() and t not in _UNIT_WORDS}
+
+
+def _agrees_with_any(q: Quantity, others: list[Quantity]) -> bool:
+    """True when some quantity of the same dimension in the other statement overlaps ``q``."""
+    b = _base(q)
+    if b is None:
+        return False
+    for o in others:
+        ob = _base(o)
+        if ob is not None and ob[0] == b[0] and b[1] <= ob[2] * 1.0001 and ob[1] <= b[2] * 1.0001:
+            return True
+    return False
 
 
 @dataclass
@@ -183,8 +196,12 @@ def find_conflicts(statements: list[tuple[int, str]]) -> list[ConflictFinding]:
                         continue
                     c2 = _context(tb, q2)
                     shared = c1 & c2
-                    if len(shared) < 2 or len(shared) / max(1, len(c1 | c2)) < 0.2:
+                    is_time = "[time]" in b1[0]
+                    needed = 4 if is_time else 3
+                    if len(shared) < needed and not (len(shared) >= 2 and len(shared) / max(1, len(c1 | c2)) >= 0.25):
                         continue
+                    if _agrees_with_any(q1, qb) or _agrees_with_any(q2, qa):
+                        continue  # e.g. "at 1 month and 3 months" vs "after 1 month"
                     lo1, hi1, lo2, hi2 = b1[1], b1[2], b2[1], b2[2]
                     if lo1 <= hi2 * 1.0001 and lo2 <= hi1 * 1.0001:
                         continue  # ranges overlap: agreement
@@ -197,7 +214,7 @@ def find_conflicts(statements: list[tuple[int, str]]) -> list[ConflictFinding]:
                     seen.add(key)
                     subject = _subject(ta, q1, shared)
                     fold = _fold(ratio)
-                    hint = "; one is likely a unit error" if fold in ("1000-fold", "1,000,000-fold") else ""
+                    hint = "; one is likely a unit error" if fold in ("1,000-fold", "1,000,000-fold") else ""
                     findings.append(
                         ConflictFinding(ia, ib, f'{subject}: "{q1.surface}" vs "{q2.surface}" (a {fold} difference{hint})')
                     )
@@ -205,7 +222,7 @@ def find_conflicts(statements: list[tuple[int, str]]) -> list[ConflictFinding]:
 
 
 def _subject(text: str, q: Quantity, shared: set[str]) -> str:
-    words = re.findall(r"[A-Za-z][\w-]*", text[max(0, q.span[0] - 80) : q.span[1] + 60])
+    words = re.findall(r"[A-Za-z][\w]*", text[max(0, q.span[0] - 80) : q.span[1] + 60])
     picked = [w for w in words if stem_terms(w) and stem_terms(w)[0] in shared]
     uniq = list(dict.fromkeys(w.lower() for w in picked))[:4]
     return (" ".join(uniq) or "stated value").capitalize()
