@@ -194,6 +194,12 @@ class _DocView:
         return any(sec.title and sec.start <= start < sec.start + len(sec.title) + 4 and line == sec.title.strip() for sec in self.sections)
 
 
+# Weights of (dense, lexical, chunk retrieval score, intent match) in a sentence's score.
+SCORE_WEIGHTS: tuple[float, float, float, float] = (0.45, 0.35, 0.30, 0.10)
+# A sentence scoring below this share of the best one is not worth a statement.
+RELATIVE_CUTOFF = 0.7
+
+
 class ExtractiveComposer:
     """Builds answers from retrieved sentences; see the module docstring."""
 
@@ -220,10 +226,10 @@ class ExtractiveComposer:
             self._docs[doc_id] = view
         return view
 
-    def sentences(self, cands: Sequence[Candidate], limit_chunks: int = 8) -> list[Sentence]:
-        """Whole sentences overlapping the best chunks (deduplicated across overlapping chunks)."""
+    def sentences(self, cands: Sequence[Candidate]) -> list[Sentence]:
+        """Whole sentences overlapping the given chunks (deduplicated across overlapping chunks)."""
         out: dict[tuple[str, int, int], Sentence] = {}
-        for cand in cands[:limit_chunks]:
+        for cand in cands:
             row = cand.row
             view = self._doc(row.doc_id)
             for s, e in view.spans:
@@ -290,7 +296,8 @@ class ExtractiveComposer:
             s.dense = float(np.dot(self._vector_cache[s.key], query_vector))
         for s in sents:
             dense = s.dense if s in pre else 0.0
-            s.score = 0.45 * max(dense, 0.0) + 0.30 * s.lexical + 0.15 * s.chunk_score + 0.10 * s.intent
+            wd, wl, wc, wi = SCORE_WEIGHTS
+            s.score = wd * max(dense, 0.0) + wl * s.lexical + wc * s.chunk_score + wi * s.intent
         # coverage: the share of the question's specific terms the evidence mentions
         evidence = set().union(*(s.stems | set(stem_terms(s.context or "")) for s in sents)) if sents else set()
         missing: list[str] = []
@@ -325,7 +332,7 @@ class ExtractiveComposer:
         for s in ranked:
             if len(chosen) >= a.max_statements:
                 break
-            if s.score < max(a.min_sentence_score, 0.55 * best):
+            if s.score < max(a.min_sentence_score, RELATIVE_CUTOFF * best):
                 break
             dup = next((c for c in chosen if _near_duplicate(c, s, self._vector_cache)), None)
             if dup is not None:

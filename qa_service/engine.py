@@ -107,7 +107,7 @@ class Engine:
         """Answer ``question`` from the store: cited statements, or an abstention with the nearest evidence."""
         started = time.perf_counter()
         question = validate_question(question)
-        k = validate_k(k, max(self.settings.retrieval.top_k, 8))
+        k = validate_k(k, self.settings.answer.evidence_chunks)
         vector, cands = self.candidates(question, max(self.settings.retrieval.candidates, k))
         n_chunks = self.store.lexical().size
         draft = self.composer.compose(question, vector, cands[:k], n_chunks)
