@@ -21,6 +21,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -66,7 +67,7 @@ _LIST_CUE = re.compile(r"\b(?:include|includes|including|such as|e\.g\.|:)\s|,.*
 _INTENTS: dict[str, re.Pattern[str]] = {
     "quantity": re.compile(
         r"\b(?:dose|doses|dosing|dosage|how much|how many|amount|levels?|values?|threshold|cut-?off|range|"
-        r"concentration|stores?|mg|μg|mcg|count|percent|prevalence)\b",
+        r"concentration|stores?|mg|μg|mcg|count|percent|prevalence|allowance|intake|requirements?)\b",
         re.IGNORECASE,
     ),
     "duration": re.compile(r"\b(?:how long|duration|for how many|how many (?:days|weeks|months))\b", re.IGNORECASE),
@@ -79,6 +80,16 @@ _INTENTS: dict[str, re.Pattern[str]] = {
     ),
 }
 
+@lru_cache(maxsize=1)
+def stopword_stems() -> frozenset[str]:
+    """Stems of English function words (``qa_service/data/stopwords.txt``)."""
+    words: list[str] = []
+    for line in (Path(__file__).parent / "data" / "stopwords.txt").read_text(encoding="utf-8").splitlines():
+        if not line.startswith("#"):
+            words.extend(line.split())
+    return frozenset(st for w in words for st in stem_terms(w.replace("'", " ")))
+
+
 # Words of the question that say what *kind* of answer is wanted rather than
 # what it is about; they do not count for coverage (abstention).
 GENERIC_TERMS = set(
@@ -89,7 +100,9 @@ GENERIC_TERMS = set(
         "cause causes risk risks sign signs symptom symptoms dose dosing dosage level levels value values "
         "much many long often time times duration normal range test tests diagnosis diagnose diagnosed "
         "adult adults child children year years old age large small big size amount high low mean means "
-        "know known say says state states describe described explain role important"
+        "know known say says state states describe described explain role important lab laboratory threshold "
+        "cutoff define defines defined definition seen typical typically finding findings prompt given receive "
+        "used happen happens happened occur occurs"
     )
 )
 
@@ -159,6 +172,7 @@ class Draft:
     coverage: float
     missing_terms: list[str]
     confidence: float
+    signals: dict[str, float] = field(default_factory=dict)
 
 
 class TextSource(Protocol):
@@ -198,6 +212,11 @@ class _DocView:
 SCORE_WEIGHTS: tuple[float, float, float, float] = (0.45, 0.35, 0.30, 0.10)
 # A sentence scoring below this share of the best one is not worth a statement.
 RELATIVE_CUTOFF = 0.7
+# Confidence = this weight × the best sentences' similarity to the question + the rest × the
+# share of the question's specific terms that one of them covers.
+CONFIDENCE_DENSE_WEIGHT = 0.35
+# Confidence is scaled by this floor + the rest × how well the best sentences match the question's intent.
+INTENT_FLOOR = 0.6
 
 
 class ExtractiveComposer:
@@ -258,13 +277,14 @@ class ExtractiveComposer:
     def score(self, question: str, query_vector: np.ndarray, sents: list[Sentence], n_docs: int) -> tuple[float, list[str]]:
         """Score sentences in place; returns (coverage of the question's terms, terms the corpus lacks)."""
         q_terms = [t for t in dict.fromkeys(stem_terms(question))]
-        df = self.term_stats(question)
         syn = _synonym_stems()
+        df = self.term_stats(" ".join(sorted({a for t in q_terms for a in syn.get(t, {t})})))
         weights: dict[str, float] = {}
         for t in q_terms:
             d = df.get(t, 0)
             weights[t] = math.log(1 + (n_docs + 1) / (d + 0.5))
-        focus = [t for t in q_terms if t not in GENERIC_TERMS]
+        stop = stopword_stems()
+        focus = [t for t in q_terms if t not in GENERIC_TERMS and t not in stop]
         intents = question_intents(question)
         for s in sents:
             s.stems = set(stem_terms(clean_statement_text(s.text)))
@@ -305,18 +325,28 @@ class ExtractiveComposer:
         for t in focus:
             fw += weights[t]
             alts = syn.get(t, {t})
-            if evidence & alts:
+            if _covers(evidence, alts):
                 cw += weights[t]
             elif all(df.get(a, 0) == 0 for a in alts):
                 missing.append(t)
                 mw += weights[t]
         coverage = cw / fw if fw else 1.0
+        self._focus = (focus, weights, syn)
         # Words the corpus never uses make the question unanswerable only when they carry
-        # a large share of what it is about ("antibiotics for pneumonia"), not for one odd word.
-        if not fw or mw / fw < 0.34:
+        # most of what it is about ("antibiotics for pneumonia"), not for one odd word.
+        if not fw or mw / fw < 0.5:
             missing = []
         missing.extend(_missing_vitamins(question, sents))
         return coverage, missing
+
+    def _local_coverage(self, s: Sentence) -> float:
+        """Share of the question's specific terms (IDF-weighted) that this one sentence and its headings mention."""
+        focus, weights, syn = self._focus
+        total = sum(weights[t] for t in focus)
+        if not total:
+            return 1.0
+        words = s.stems | set(stem_terms(s.context or ""))
+        return sum(weights[t] for t in focus if _covers(words, syn.get(t, {t}))) / total
 
     # -- composition
     def compose(self, question: str, query_vector: np.ndarray, cands: Sequence[Candidate], n_docs: int) -> Draft:
@@ -326,8 +356,11 @@ class ExtractiveComposer:
         coverage, missing = self.score(question, query_vector, sents, n_docs)
         ranked = sorted(sents, key=lambda s: (-s.score, s.doc_id, s.start))
         best = ranked[0].score if ranked else 0.0
-        top_dense = max((s.dense for s in ranked[:5]), default=0.0)
-        confidence = _confidence(top_dense, coverage, best, bool(missing))
+        top_dense = max((s.dense for s in ranked[:3]), default=0.0)
+        local = max((self._local_coverage(s) for s in ranked[:3]), default=0.0)
+        intent = max((s.intent for s in ranked[:3]), default=0.0) if question_intents(question) else 1.0
+        confidence = _confidence(top_dense, local, intent, bool(missing))
+        signals = {"dense": top_dense, "local_coverage": local, "intent": intent, "coverage": coverage, "missing": float(bool(missing))}
         chosen: list[Sentence] = []
         for s in ranked:
             if len(chosen) >= a.max_statements:
@@ -341,9 +374,16 @@ class ExtractiveComposer:
                 continue
             chosen.append(s)
         if not chosen:
-            return Draft(None, [], ranked, coverage, missing, confidence)
+            return Draft(None, [], ranked, coverage, missing, confidence, signals)
         bottom, rest = chosen[0], chosen[1:]
-        return Draft(bottom, _group(rest), ranked, coverage, missing, confidence)
+        return Draft(bottom, _group(rest), ranked, coverage, missing, confidence, signals)
+
+
+def _covers(words: set[str], alternatives: set[str]) -> bool:
+    """A term is covered by an equal stem, or inside a compound ("antibodi" in "autoantibodi")."""
+    if words & alternatives:
+        return True
+    return any(len(a) >= 5 and any(a in w for w in words if len(w) > len(a)) for a in alternatives)
 
 
 def _looks_like_title(text: str) -> bool:
@@ -403,11 +443,16 @@ def _group(statements: list[Sentence]) -> list[tuple[str | None, list[Sentence]]
     return [(label, labelled[label]) for label in order]
 
 
-def _confidence(top_dense: float, coverage: float, best: float, has_missing: bool) -> float:
-    """Evidence score in [0, 1] used for abstention (weights calibrated on dev questions)."""
-    value = 0.55 * max(0.0, min(1.0, (top_dense - 0.15) / 0.55)) + 0.45 * coverage
+def _confidence(top_dense: float, local_coverage: float, intent: float, has_missing: bool) -> float:
+    """Evidence score in [0, 1] used for abstention (weights calibrated on dev questions).
+
+    A question asking for a quantity, a time or a treatment is only answered with
+    confidence when one of the best sentences carries that kind of content.
+    """
+    value = CONFIDENCE_DENSE_WEIGHT * max(0.0, min(1.0, (top_dense - 0.15) / 0.55)) + (1 - CONFIDENCE_DENSE_WEIGHT) * local_coverage
+    value *= INTENT_FLOOR + (1 - INTENT_FLOOR) * intent
     if has_missing:
-        value *= 0.5
+        value = 0.0
     return round(max(0.0, min(1.0, value)), 4)
 
 
