@@ -1,0 +1,1 @@
+"""Evaluation of medcite against gold question sets (harness and gold data)."""
