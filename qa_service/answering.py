@@ -276,15 +276,15 @@ class ExtractiveComposer:
     # -- scoring
     def score(self, question: str, query_vector: np.ndarray, sents: list[Sentence], n_docs: int) -> tuple[float, list[str]]:
         """Score sentences in place; returns (coverage of the question's terms, terms the corpus lacks)."""
-        q_terms = [t for t in dict.fromkeys(stem_terms(question))]
+        stop = stopword_stems()
+        q_terms = [t for t in dict.fromkeys(stem_terms(question)) if t not in stop]
         syn = _synonym_stems()
         df = self.term_stats(" ".join(sorted({a for t in q_terms for a in syn.get(t, {t})})))
         weights: dict[str, float] = {}
         for t in q_terms:
             d = df.get(t, 0)
             weights[t] = math.log(1 + (n_docs + 1) / (d + 0.5))
-        stop = stopword_stems()
-        focus = [t for t in q_terms if t not in GENERIC_TERMS and t not in stop]
+        focus = [t for t in q_terms if t not in GENERIC_TERMS]
         intents = question_intents(question)
         for s in sents:
             s.stems = set(stem_terms(clean_statement_text(s.text)))
