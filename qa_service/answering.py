@@ -224,7 +224,7 @@ class ExtractiveComposer:
 
     name = "extractive"
 
-    def __init__(self, embedder: Any, settings: Any, docs: TextSource, term_stats: Any, dense_top: int = 16) -> None:
+    def __init__(self, embedder: Any, settings: Any, docs: TextSource, term_stats: Any, dense_top: int = 10) -> None:
         self.embedder = embedder
         self.settings = settings
         self.docs = docs

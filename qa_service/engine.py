@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ingest.errors import UsageError
+from ingest.errors import MedciteError, UsageError
 from ingest.settings import Settings
 from ingest.store import Store
 from qa_service.answering import Draft, ExtractiveComposer, Sentence, clean_statement_text
@@ -68,8 +68,13 @@ class Engine:
         try:
             generator = None
             if settings.llm:
-                from qa_service.llm import build_generator
-
+                try:
+                    from qa_service.llm import build_generator  # type: ignore[import-not-found]
+                except ImportError:
+                    raise MedciteError(
+                        f"MEDCITE_LLM={settings.llm!r} is set, but this medcite has no generative answerer yet; "
+                        "unset MEDCITE_LLM for extractive answers"
+                    ) from None
                 generator = build_generator(settings)
             engine = cls(settings, store, generator)
             store.embedder  # load the model now, not on the first request  # noqa: B018
