@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -134,7 +135,9 @@ class DocumentStore:
             found = conn.execute(select(meta_table.c.value).where(meta_table.c.key == "schema")).scalar()
             if found is None:
                 conn.execute(insert(meta_table).values(key="schema", value=SCHEMA_VERSION))
-            elif found != SCHEMA_VERSION:
+            if conn.execute(select(meta_table.c.value).where(meta_table.c.key == "store_id")).scalar() is None:
+                conn.execute(insert(meta_table).values(key="store_id", value=uuid.uuid4().hex))
+            if found is not None and found != SCHEMA_VERSION:
                 raise StoreError(
                     f"the store in this data dir has layout version {found}; this medcite needs {SCHEMA_VERSION}: "
                     "ingest into a new --data-dir"
@@ -143,6 +146,11 @@ class DocumentStore:
     def close(self) -> None:
         """Release connections."""
         self.engine.dispose()
+
+    def store_id(self) -> str:
+        """A random id made when the store was created: keeps two data dirs apart on a shared Chroma server."""
+        with self.engine.connect() as conn:
+            return str(conn.execute(select(meta_table.c.value).where(meta_table.c.key == "store_id")).scalar())
 
     # -- generation: bumped on every change, used to detect a stale lexical index
     def generation(self) -> int:

@@ -43,7 +43,9 @@ class Store:
             self.docs = DocumentStore(self.data_dir)
             self._embedder = embedder
             self.fingerprint = settings.index_fingerprint
-            self.collection_name = f"medcite_{self.fingerprint}"
+            # fingerprint: never reuse an index built with another model/chunking;
+            # store id: two data dirs never share a collection, even on one Chroma server
+            self.collection_name = f"medcite_{self.fingerprint}_{self.docs.store_id()[:12]}"
             if vectors is None:
                 client = make_chroma_client(self.data_dir, settings.chroma_url)
                 vectors = ChromaVectorIndex(client, self.collection_name, embedder, settings.embedding.model)

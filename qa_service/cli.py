@@ -34,6 +34,7 @@ def configure_logging(verbose: int, json_lines: bool = False) -> None:
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    handler.setLevel(level)  # some libraries (bm25s) set their own loggers to DEBUG
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

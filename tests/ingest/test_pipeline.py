@@ -202,3 +202,48 @@ def test_kill_minus_nine_mid_ingest_then_rerun_equals_one_clean_run(tmp_path: Pa
         assert len({row.chunk_id for row, _ in hits}) == len(hits)
     finally:
         recovered.close()
+
+
+def test_collection_uses_our_embedding_function_and_cosine_space(store: Store) -> None:
+    ingest_paths(store, [CORPUS])
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    raw = chromadb.PersistentClient(path=str(store.data_dir / "chroma"), settings=ChromaSettings(anonymized_telemetry=False))
+    config = raw.get_collection(store.collection_name).configuration
+    assert config["hnsw"]["space"] == "cosine"
+    assert config["embedding_function"].name() == "medcite_sentence_transformer"
+    # a text query through Chroma's own API embeds with our model (no download of its default ONNX model)
+    col = raw.get_collection(store.collection_name)
+    hits = col.query(query_texts=["hydroxocobalamin three times weekly"], n_results=1)
+    assert hits["ids"][0] and hits["ids"][0][0] in store.docs.chunk_ids()
+
+
+def test_changing_chunking_never_reuses_the_old_index(tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
+    data = tmp_path / "data"
+    first = Store(get_settings(data), embedder=embedder)
+    try:
+        ingest_paths(first, [CORPUS])
+        old_name, old_chunks = first.collection_name, first.docs.chunk_ids()
+    finally:
+        first.close()
+    second = Store(get_settings(data, chunking={"chunk_size": 600, "chunk_overlap": 0}), embedder=embedder)
+    try:
+        assert second.collection_name != old_name
+        assert second.vectors.count() == 0  # the new fingerprint starts from an empty collection
+        report = ingest_paths(second, [CORPUS])
+        assert report.updated == 2 and report.unchanged == 0  # re-chunked, not skipped
+        assert second.docs.chunk_ids() != old_chunks
+        assert second.vectors.all_ids() == second.docs.chunk_ids()
+    finally:
+        second.close()
+
+
+def test_two_data_dirs_never_share_a_collection(tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
+    a = Store(get_settings(tmp_path / "a"), embedder=embedder)
+    b = Store(get_settings(tmp_path / "b"), embedder=embedder)
+    try:
+        assert a.fingerprint == b.fingerprint and a.collection_name != b.collection_name
+    finally:
+        a.close()
+        b.close()
