@@ -18,6 +18,7 @@ import logging
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 from pathlib import Path
 
 from ingest.chunking import chunk_document
@@ -32,7 +33,11 @@ logger = logging.getLogger(__name__)
 # model busy (per-document calls on short documents measured ~15% slower).
 ENCODE_GROUP = 256
 
-ProgressFn = Callable[[int], None]
+class Progress(Protocol):
+    """The part of a progress bar (tqdm) that ingest uses."""
+
+    def update(self, n: int) -> object: ...
+    def close(self) -> object: ...
 
 
 @dataclass
@@ -82,7 +87,7 @@ def ingest_paths(
     paths: Sequence[Path],
     *,
     prune: bool = False,
-    progress_factory: Callable[[int], "_Progress"] | None = None,
+    progress_factory: Callable[[int], Progress] | None = None,
 ) -> IngestReport:
     """Ingest files and folders into ``store``; see the module docstring for guarantees."""
     report = IngestReport()
@@ -167,14 +172,9 @@ def ingest_paths(
             report.removed = len(gone)
             changed = True
 
-    if changed or store.lexical_dir.exists() is False:
+    if changed or not store.lexical_dir.exists():
         store.rebuild_lexical()
     return report
-
-
-class _Progress:  # the subset of tqdm used here
-    def update(self, n: int) -> None: ...
-    def close(self) -> None: ...
 
 
 def _groups(items: Iterable[_Pending], size: int) -> Iterable[list[_Pending]]:

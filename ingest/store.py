@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -150,8 +149,3 @@ class Store:
     def stats(self) -> dict[str, int]:
         docs, chunks = self.docs.counts()
         return {"documents": docs, "chunks": chunks}
-
-
-def wipe_index_caches(data_dir: Path) -> None:
-    """Remove derived lexical indexes (they are rebuilt on demand)."""
-    shutil.rmtree(data_dir / "lexical", ignore_errors=True)
