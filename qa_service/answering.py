@@ -54,7 +54,7 @@ _TIME = re.compile(
 )
 _TREATMENT = re.compile(
     r"\b(?:dos(?:e|es|ing|age)|\d+(?:\.\d+)?\s*(?:μg|µg|mcg|mg)|oral(?:ly)?|intramuscular(?:ly)?|parenteral|"
-    r"supplementation|therapy|treatment|administ\w+|initiated|replacement)\b",
+    r"supplementation|administ\w+|regimen|\w+cobalamin)\b",
     re.IGNORECASE,
 )
 _META = re.compile(
@@ -425,6 +425,11 @@ def _near_duplicate(a: Sentence, b: Sentence, vectors: dict[tuple[str, int, int]
     return va is not None and vb is not None and float(np.dot(va, vb)) >= 0.92
 
 
+def group_label(s: Sentence) -> str:
+    """The heading a statement goes under: what it is about, else "Also relevant"."""
+    return next((name for name, pat in _GROUPS if pat.search(s.text) or (s.section and pat.search(s.section))), "Also relevant")
+
+
 def _group(statements: list[Sentence]) -> list[tuple[str | None, list[Sentence]]]:
     """Group by what statements say when there are enough of them; otherwise one flat list."""
     if len(statements) < 3:
@@ -432,8 +437,7 @@ def _group(statements: list[Sentence]) -> list[tuple[str | None, list[Sentence]]
     labelled: dict[str, list[Sentence]] = {}
     order: list[str] = []
     for s in statements:
-        label = next((name for name, pat in _GROUPS if pat.search(s.text) or (s.section and pat.search(s.section))), None)
-        label = label or "Also relevant"
+        label = group_label(s)
         if label not in labelled:
             labelled[label] = []
             order.append(label)

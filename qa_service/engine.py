@@ -18,7 +18,7 @@ import numpy as np
 from ingest.errors import MedciteError, UsageError
 from ingest.settings import Settings
 from ingest.store import Store
-from qa_service.answering import Draft, ExtractiveComposer, Sentence, clean_statement_text
+from qa_service.answering import Draft, ExtractiveComposer, Sentence, clean_statement_text, group_label
 from qa_service.models import Answer, Citation, Conflict, SearchResult, Statement
 from qa_service.retrieval import Candidate, HybridSearcher, to_passage
 from qa_service.verify import find_conflicts, statement_supported
@@ -183,7 +183,7 @@ class Engine:
                 break
             found = find_conflicts(chosen_texts + [(len(ordered), s.text)])
             if any(f.b == len(ordered) for f in found):
-                ordered.append(("Sources disagree", s))
+                ordered.append((group_label(s), s))
                 chosen_texts.append((len(ordered) - 1, s.text))
                 chosen.add(s.key)
         return ordered[: limit + 1] if len(ordered) > limit else ordered

@@ -103,10 +103,14 @@ class Quantity:
 
 
 @lru_cache(maxsize=1)
-def _ureg() -> Any:
+def unit_registry() -> Any:
+    """The one pint registry of the process (building one costs seconds)."""
     import pint
 
     return pint.UnitRegistry()
+
+
+_ureg = unit_registry
 
 
 def _convert(value: float, unit: str, to: str) -> float | None:
@@ -155,6 +159,11 @@ def _context(text: str, q: Quantity, window: int = 10) -> set[str]:
     return {t for t in stem_terms(" ".join(left + right)) if not t.isdigit() and t not in _UNIT_WORDS}
 
 
+def _word_before(text: str, q: Quantity) -> str:
+    words = re.findall(r"[a-z]+", text[: q.span[0]].lower())
+    return words[-1] if words else ""
+
+
 def _agrees_with_any(q: Quantity, others: list[Quantity]) -> bool:
     """True when some quantity of the same dimension in the other statement overlaps ``q``."""
     b = _base(q)
@@ -200,6 +209,8 @@ def find_conflicts(statements: list[tuple[int, str]]) -> list[ConflictFinding]:
                     needed = 4 if is_time else 3
                     if len(shared) < needed and not (len(shared) >= 2 and len(shared) / max(1, len(c1 | c2)) >= 0.25):
                         continue
+                    if is_time and _word_before(ta, q1) != _word_before(tb, q2):
+                        continue  # "under 2 years" (an age) and "for 3 months" (a duration) are different things
                     if _agrees_with_any(q1, qb) or _agrees_with_any(q2, qa):
                         continue  # e.g. "at 1 month and 3 months" vs "after 1 month"
                     lo1, hi1, lo2, hi2 = b1[1], b1[2], b2[1], b2[2]
