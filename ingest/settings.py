@@ -60,7 +60,7 @@ class AnswerSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    evidence_chunks: int = Field(default=12, ge=1, le=50, description="Best chunks whose sentences `ask` considers (its -k).")
+    evidence_chunks: int = Field(default=16, ge=1, le=50, description="Best chunks whose sentences `ask` considers (its -k).")
     max_statements: int = Field(default=8, ge=1, le=20, description="Most statements an answer holds.")
     abstain_threshold: float = Field(
         default=0.55, ge=0.0, le=1.0,

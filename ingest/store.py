@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,8 @@ class Store:
                 vectors = ChromaVectorIndex(client, self.collection_name, embedder, settings.embedding.model)
             self.vectors = vectors
             self._lexical: BM25Index | None = None
+            # threads of one server share the store: one rebuild/save of the lexical index at a time
+            self._lexical_lock = threading.RLock()
         except Exception:
             self._lock.release()
             raise
@@ -81,22 +84,27 @@ class Store:
     def lexical(self) -> BM25Index:
         """The BM25 index, rebuilt when it does not reflect the document store."""
         generation = self.docs.generation()
-        if self._lexical is not None and self._lexical.generation == generation:
-            return self._lexical
-        index = BM25Index.load(self.lexical_dir)
-        if index is None or index.generation != generation:
-            index = self.rebuild_lexical(generation)
-        self._lexical = index
-        return index
+        current = self._lexical
+        if current is not None and current.generation == generation:
+            return current
+        with self._lexical_lock:
+            if self._lexical is not None and self._lexical.generation == generation:
+                return self._lexical
+            index = BM25Index.load(self.lexical_dir)
+            if index is None or index.generation != generation:
+                index = self.rebuild_lexical(generation)
+            self._lexical = index
+            return index
 
     def rebuild_lexical(self, generation: int | None = None) -> BM25Index:
         """Re-index every chunk row and persist the index."""
-        generation = self.docs.generation() if generation is None else generation
-        ids, texts = self.docs.all_chunks()
-        index = BM25Index.build(ids, texts, generation)
-        index.save(self.lexical_dir)
-        self._lexical = index
-        return index
+        with self._lexical_lock:
+            generation = self.docs.generation() if generation is None else generation
+            ids, texts = self.docs.all_chunks()
+            index = BM25Index.build(ids, texts, generation)
+            index.save(self.lexical_dir)
+            self._lexical = index
+            return index
 
     # -- maintenance
     def collect_garbage(self) -> int:

@@ -107,11 +107,11 @@ GENERIC_TERMS = set(
 )
 
 _GROUPS: list[tuple[str, re.Pattern[str]]] = [
+    ("Stores and supply", re.compile(r"\b(?:stores?|reserves?|placenta\w*|breast milk|hepatic|transfer)\b", re.I)),
     ("Dosing", re.compile(r"\b(?:dose|dosing|dosage|\d+(?:\.\d+)?\s*(?:μg|µg|mcg|mg)|daily|weekly|times (?:per|a) week|once|twice)\b", re.I)),
     ("Route", re.compile(r"\b(?:oral(?:ly)?|intramuscular(?:ly)?|parenteral|injections?|route|subcutaneous)\b", re.I)),
     ("Monitoring and response", re.compile(r"\b(?:monitor\w*|follow-up|re-?check|reticulocyte\w*|normali[sz]\w*|response|resol\w*|improvement)\b", re.I)),
     ("Who is at risk", re.compile(r"\b(?:risk|vegans?|vegetarians?|breastfed|at-risk|mothers?)\b", re.I)),
-    ("Stores and supply", re.compile(r"\b(?:stores?|reserves?|placenta\w*|breast milk|hepatic|transfer)\b", re.I)),
     ("Diagnosis", re.compile(r"\b(?:diagnos\w*|MCV|serum|homocysteine|methylmalonic|screening|tests?)\b", re.I)),
     ("Signs and symptoms", re.compile(r"\b(?:symptoms?|hypotonia|lethargy|regression|failure to thrive|vomiting|manifestations?|anaemia|anemia)\b", re.I)),
     ("Prognosis", re.compile(r"\b(?:prognosis|irreversible|permanent|sequelae|long-term|outcomes?|damage)\b", re.I)),

@@ -18,7 +18,14 @@ import numpy as np
 from ingest.errors import MedciteError, UsageError
 from ingest.settings import Settings
 from ingest.store import Store
-from qa_service.answering import Draft, ExtractiveComposer, Sentence, clean_statement_text, group_label
+from qa_service.answering import (
+    Draft,
+    ExtractiveComposer,
+    Sentence,
+    clean_statement_text,
+    group_label,
+    question_intents,
+)
 from qa_service.models import Answer, Citation, Conflict, SearchResult, Statement
 from qa_service.retrieval import Candidate, HybridSearcher, to_passage
 from qa_service.verify import find_conflicts, statement_supported
@@ -170,7 +177,7 @@ class Engine:
         for label, members in draft.groups:
             ordered.extend((label, s) for s in members)
         ordered = self._add_conflicting(ordered, draft)
-        return self.render(question, ordered, draft.confidence)
+        return self.render(question, _regroup(ordered, question), draft.confidence)
 
     def _add_conflicting(self, ordered: list[tuple[str | None, Sentence]], draft: Draft) -> list[tuple[str | None, Sentence]]:
         """Bring in a retrieved sentence that contradicts a chosen one, so the disagreement is shown and cited."""
@@ -226,6 +233,29 @@ class Engine:
             latency_ms=0.0,
             confidence=confidence,
         )
+
+
+_INTENT_GROUPS = {
+    "treatment": ("Dosing", "Route", "Monitoring and response"),
+    "quantity": ("Dosing",),
+    "duration": ("Dosing", "Monitoring and response"),
+}
+
+
+def _regroup(ordered: list[tuple[str | None, Sentence]], question: str) -> list[tuple[str | None, Sentence]]:
+    """Keep each group's statements together; groups the question asks about come first."""
+    head, rest = ordered[:1], ordered[1:]
+    first_seen: dict[str | None, int] = {}
+    for i, (label, _) in enumerate(rest):
+        first_seen.setdefault(label, i)
+    wanted = [g for intent in question_intents(question) for g in _INTENT_GROUPS.get(intent, ())]
+
+    def rank(item: tuple[int, tuple[str | None, Sentence]]) -> tuple[int, int, int]:
+        i, (label, _) = item
+        priority = wanted.index(label) if label in wanted else len(wanted)
+        return (priority, first_seen[label], i)
+
+    return head + [pair for _, pair in sorted(enumerate(rest), key=rank)]
 
 
 def _citation(cid: int, s: Sentence) -> Citation:

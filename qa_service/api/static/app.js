@@ -1,0 +1,748 @@
+/* medcite web UI: plain JavaScript, no build step, nothing loaded from elsewhere.
+ *
+ * Safety rule: text that comes from a question, an answer or a document is only
+ * ever inserted with textContent / text nodes (see el()), never as HTML, so a
+ * document containing <script> shows as text. The server's Content-Security-Policy
+ * also forbids inline script.
+ */
+"use strict";
+
+(() => {
+  const KEY_STORAGE = "medcite.apiKey";
+  const REVIEWER_STORAGE = "medcite.reviewer";
+  const MAX_QUESTION = 2000;
+  const STATUS_LABELS = {
+    submitted: "Submitted",
+    under_review: "Under review",
+    approved: "Approved",
+    rejected: "Rejected",
+  };
+  const ACTION_LABELS = { under_review: "Start review", approved: "Approve", rejected: "Reject" };
+
+  const $ = (id) => document.getElementById(id);
+  const docCache = new Map();
+
+  // ------------------------------------------------------------------ DOM helpers
+  /** Build an element; children are nodes or strings (strings become text nodes, never HTML). */
+  function el(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [name, value] of Object.entries(attrs || {})) {
+      if (value === null || value === undefined || value === false) continue;
+      if (name === "class") node.className = value;
+      else if (name === "text") node.textContent = value;
+      else if (name.startsWith("on") && typeof value === "function") node.addEventListener(name.slice(2), value);
+      else node.setAttribute(name, value === true ? "" : String(value));
+    }
+    for (const child of children.flat()) {
+      if (child === null || child === undefined || child === false) continue;
+      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    }
+    return node;
+  }
+
+  function clear(node) {
+    while (node.firstChild) node.removeChild(node.firstChild);
+  }
+
+  function setStatus(node, message, kind) {
+    node.textContent = message || "";
+    node.dataset.kind = kind || "";
+  }
+
+  function formatTime(iso) {
+    const d = new Date(iso);
+    return Number.isNaN(d.getTime()) ? iso : d.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+  }
+
+  function preview(answer) {
+    const text = answer.abstained ? `Abstained: ${answer.abstain_reason || ""}` : (answer.statements[0] || {}).text || answer.answer;
+    return text.length > 260 ? `${text.slice(0, 259)}…` : text;
+  }
+
+  function whereLabel(c) {
+    return [c.title || c.source, c.section].filter(Boolean).join(" · ");
+  }
+
+  // ------------------------------------------------------------------ API
+  function apiKey() {
+    return localStorage.getItem(KEY_STORAGE) || "";
+  }
+
+  function headers(extra) {
+    const h = Object.assign({ Accept: "application/json" }, extra || {});
+    const key = apiKey();
+    if (key) h["X-API-Key"] = key;
+    return h;
+  }
+
+  /** A readable sentence from an error response body. */
+  function errorMessage(status, body) {
+    let detail = body && body.detail;
+    if (Array.isArray(detail)) {
+      detail = detail.map((d) => (d && d.msg ? d.msg.replace(/^Value error, /, "") : String(d))).join("; ");
+    }
+    if (status === 401) return `${detail || "An API key is needed"}. Set it with the “API key” button at the top.`;
+    if (status === 403) return `${detail || "Not allowed"}. Your API key's role cannot do this.`;
+    if (!detail) return `The server answered ${status}.`;
+    return String(detail);
+  }
+
+  class ApiError extends Error {
+    constructor(status, message) {
+      super(message);
+      this.status = status;
+    }
+  }
+
+  async function api(path, options) {
+    const opts = Object.assign({ method: "GET" }, options || {});
+    const init = { method: opts.method, headers: headers(opts.json ? { "Content-Type": "application/json" } : {}) };
+    if (opts.json) init.body = JSON.stringify(opts.json);
+    let response;
+    try {
+      response = await fetch(path, init);
+    } catch (err) {
+      throw new ApiError(0, "The service cannot be reached. Is `medcite serve` running?");
+    }
+    if (response.status === 204) return null;
+    let body = null;
+    try {
+      body = await response.json();
+    } catch (err) {
+      body = null;
+    }
+    if (!response.ok) throw new ApiError(response.status, errorMessage(response.status, body));
+    return body;
+  }
+
+  function showBanner(message) {
+    const banner = $("banner");
+    banner.textContent = message || "";
+    banner.hidden = !message;
+  }
+
+  // ------------------------------------------------------------------ tooltip
+  const tooltip = $("tooltip");
+  let tipOwner = null;
+
+  function showTip(target, citation) {
+    clear(tooltip);
+    tooltip.append(
+      el("span", { class: "tip-quote" }, `“${citation.text}”`),
+      el("span", { class: "tip-source" }, `[${citation.id}] ${whereLabel(citation)}`),
+      el("span", { class: "tip-hint" }, "Click to open it in the document")
+    );
+    tooltip.hidden = false;
+    tipOwner = target;
+    const r = target.getBoundingClientRect();
+    const width = Math.min(420, window.innerWidth - 24);
+    tooltip.style.width = `${width}px`;
+    const left = Math.max(12, Math.min(r.left + r.width / 2 - width / 2, window.innerWidth - width - 12));
+    tooltip.style.left = `${left + window.scrollX}px`;
+    const below = r.bottom + 8;
+    const height = tooltip.offsetHeight;
+    const top = below + height > window.innerHeight && r.top - height - 8 > 0 ? r.top - height - 8 : below;
+    tooltip.style.top = `${top + window.scrollY}px`;
+  }
+
+  function hideTip(target) {
+    if (target && tipOwner !== target) return;
+    tooltip.hidden = true;
+    tipOwner = null;
+  }
+
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && !tooltip.hidden) hideTip();
+  });
+  window.addEventListener("scroll", () => hideTip(), { passive: true });
+
+  /** A focusable [n] marker: tooltip on hover/focus, opens the cited span on click. */
+  function citeMarker(citation) {
+    if (!citation) return null;
+    const button = el(
+      "button",
+      {
+        type: "button",
+        class: "cite",
+        "aria-label": `Citation ${citation.id}: ${whereLabel(citation)}. Open in the document.`,
+        "aria-describedby": "tooltip",
+        "data-cite": citation.id,
+      },
+      `[${citation.id}]`
+    );
+    button.addEventListener("mouseenter", () => showTip(button, citation));
+    button.addEventListener("mouseleave", () => hideTip(button));
+    button.addEventListener("focus", () => showTip(button, citation));
+    button.addEventListener("blur", () => hideTip(button));
+    button.addEventListener("click", () => {
+      hideTip();
+      openSource(citation.doc_id, citation);
+    });
+    return button;
+  }
+
+  // ------------------------------------------------------------------ answer rendering
+  function citationCard(citation) {
+    return el(
+      "li",
+      { class: "source-card" },
+      el(
+        "div",
+        { class: "source-card-head" },
+        el("span", { class: "source-num" }, `[${citation.id}]`),
+        el("span", { class: "source-where" }, whereLabel(citation))
+      ),
+      el("blockquote", { class: "quote" }, citation.text),
+      el(
+        "div",
+        { class: "source-card-foot" },
+        el("span", { class: "muted small" }, `characters ${citation.start}–${citation.end}`),
+        el(
+          "button",
+          {
+            type: "button",
+            class: "btn btn-small",
+            onclick: () => openSource(citation.doc_id, citation),
+            "aria-label": `View citation ${citation.id} in ${citation.source}`,
+          },
+          "View in document"
+        )
+      )
+    );
+  }
+
+  function statementNode(tag, statement, byId) {
+    const node = el(tag, { class: "statement" }, `${statement.text} `);
+    for (const id of statement.citations) {
+      const marker = citeMarker(byId.get(id));
+      if (marker) node.append(marker, " ");
+    }
+    if (statement.supported === false) {
+      node.append(el("span", { class: "badge badge-warn", title: "The citation check could not confirm this statement" }, "unverified"));
+    }
+    return node;
+  }
+
+  /** The answer as structured blocks (bottom line, grouped statements, conflicts, sources). */
+  function renderAnswer(answer, options) {
+    const opts = options || {};
+    const byId = new Map(answer.citations.map((c) => [c.id, c]));
+    const parts = [];
+    const meta = el(
+      "p",
+      { class: "answer-meta muted small" },
+      `${answer.generator} · ${Math.round(answer.latency_ms)} ms · config ${answer.config_hash}`
+    );
+
+    if (answer.abstained) {
+      parts.push(
+        el(
+          "div",
+          { class: "callout callout-warn" },
+          el("h3", { class: "callout-title" }, "Not enough evidence to answer"),
+          el("p", {}, answer.abstain_reason || "The ingested documents do not answer this question."),
+          answer.citations.length
+            ? el("p", { class: "muted small" }, "The closest passages found are shown below; they do not answer the question.")
+            : null
+        )
+      );
+      if (answer.citations.length) {
+        parts.push(el("h3", { class: "section-title" }, "Nearest evidence"));
+        parts.push(el("ol", { class: "source-list" }, answer.citations.map(citationCard)));
+      }
+      parts.push(meta);
+      return parts;
+    }
+
+    const [first, ...rest] = answer.statements;
+    if (first) {
+      parts.push(
+        el(
+          "div",
+          { class: "bottom-line" },
+          el("span", { class: "eyebrow" }, "Bottom line"),
+          statementNode("p", first, byId)
+        )
+      );
+    }
+    let list = null;
+    let current;
+    for (const st of rest) {
+      const group = st.group || "Details";
+      if (group !== current || !list) {
+        current = group;
+        parts.push(el("h3", { class: "section-title" }, group));
+        list = el("ul", { class: "statements" });
+        parts.push(list);
+      }
+      list.append(statementNode("li", st, byId));
+    }
+
+    if (answer.conflicts.length) {
+      const block = el("div", { class: "conflicts" }, el("h3", { class: "section-title" }, "Values that differ between sources"));
+      for (const conflict of answer.conflicts) {
+        const sides = conflict.citations.map((id) => byId.get(id)).filter(Boolean);
+        block.append(
+          el(
+            "div",
+            { class: "conflict" },
+            el("p", { class: "conflict-desc" }, conflict.description),
+            el(
+              "div",
+              { class: "conflict-sides" },
+              sides.map((c) =>
+                el(
+                  "div",
+                  { class: "conflict-side" },
+                  el("div", { class: "source-card-head" }, citeMarker(c), el("span", { class: "source-where" }, whereLabel(c))),
+                  el("blockquote", { class: "quote" }, c.text)
+                )
+              )
+            )
+          )
+        );
+      }
+      parts.push(block);
+    }
+
+    if (!opts.compact) {
+      parts.push(el("h3", { class: "section-title" }, "Sources"));
+      parts.push(el("ol", { class: "source-list" }, answer.citations.map(citationCard)));
+    }
+    parts.push(meta);
+    return parts;
+  }
+
+  // ------------------------------------------------------------------ ask view
+  const askForm = $("ask-form");
+  const question = $("question");
+
+  question.addEventListener("input", () => {
+    $("question-count").textContent = `${question.value.length} / ${MAX_QUESTION}`;
+  });
+  question.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+      event.preventDefault();
+      askForm.requestSubmit();
+    }
+  });
+
+  askForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const text = question.value.trim();
+    const status = $("ask-status");
+    const out = $("answer");
+    if (!text) {
+      setStatus(status, "Type a question first.", "error");
+      question.focus();
+      return;
+    }
+    $("ask-button").disabled = true;
+    out.setAttribute("aria-busy", "true");
+    setStatus(status, "Searching the documents and checking every citation…", "busy");
+    try {
+      const answer = await api("/v1/ask", { method: "POST", json: { question: text } });
+      clear(out);
+      out.append(
+        el("h2", { id: "answer-title", class: "answer-title" }, "Answer"),
+        el("p", { class: "answer-question" }, answer.question),
+        ...renderAnswer(answer)
+      );
+      out.hidden = false;
+      out.dataset.state = answer.abstained ? "abstained" : "answered";
+      setStatus(
+        status,
+        answer.abstained ? "No answer: not enough evidence." : `Answer ready with ${answer.citations.length} citations.`,
+        "ok"
+      );
+    } catch (err) {
+      setStatus(status, err.message, "error");
+    } finally {
+      $("ask-button").disabled = false;
+      out.removeAttribute("aria-busy");
+    }
+  });
+
+  // ------------------------------------------------------------------ source dialog
+  const dialog = $("source-dialog");
+  $("source-close").addEventListener("click", () => dialog.close());
+  dialog.addEventListener("click", (event) => {
+    if (event.target === dialog) dialog.close(); // a click on the backdrop
+  });
+
+  async function fetchDocument(docId) {
+    if (!docCache.has(docId)) docCache.set(docId, api(`/v1/documents/${encodeURIComponent(docId)}`));
+    try {
+      return await docCache.get(docId);
+    } catch (err) {
+      docCache.delete(docId);
+      throw err;
+    }
+  }
+
+  /** Open a document; with a citation, highlight its span and scroll it into view. */
+  async function openSource(docId, citation) {
+    const textBox = $("source-text");
+    const note = $("source-note");
+    clear(textBox);
+    note.hidden = true;
+    $("source-title").textContent = citation ? citation.source : "Loading…";
+    $("source-meta").textContent = "";
+    if (!dialog.open) dialog.showModal();
+    let doc;
+    try {
+      doc = await fetchDocument(docId);
+    } catch (err) {
+      note.textContent = err.message;
+      note.hidden = false;
+      return;
+    }
+    $("source-title").textContent = doc.title || doc.source;
+    $("source-meta").textContent = [
+      doc.title ? doc.source : null,
+      doc.format.toUpperCase(),
+      `${doc.chars.toLocaleString()} characters`,
+      citation ? `citation [${citation.id}] at characters ${citation.start}–${citation.end}` : null,
+    ]
+      .filter(Boolean)
+      .join(" · ");
+    if (!citation) {
+      textBox.append(doc.text);
+      textBox.scrollTop = 0;
+      textBox.focus();
+      return;
+    }
+    const span = doc.text.slice(citation.start, citation.end);
+    if (span !== citation.text) {
+      note.textContent = "This document has changed since the answer was given; the cited text is no longer at these offsets.";
+      note.hidden = false;
+    }
+    const mark = el("mark", { id: "cited-span", class: "cited", tabindex: "-1" }, span);
+    textBox.append(doc.text.slice(0, citation.start), mark, doc.text.slice(citation.end));
+    requestAnimationFrame(() => {
+      mark.scrollIntoView({ block: "center" });
+      mark.focus({ preventScroll: true });
+    });
+  }
+
+  // ------------------------------------------------------------------ documents view
+  const uploadForm = $("upload-form");
+  const fileInput = $("files");
+  const dropzone = $("dropzone");
+
+  fileInput.addEventListener("change", () => {
+    const n = fileInput.files.length;
+    $("files-hint").textContent = n
+      ? `${n} file${n > 1 ? "s" : ""} selected: ${Array.from(fileInput.files).map((f) => f.name).join(", ")}`
+      : "Choose files or drop them here.";
+  });
+  ["dragenter", "dragover"].forEach((type) =>
+    dropzone.addEventListener(type, (event) => {
+      event.preventDefault();
+      dropzone.classList.add("dragging");
+    })
+  );
+  ["dragleave", "drop"].forEach((type) => dropzone.addEventListener(type, () => dropzone.classList.remove("dragging")));
+  dropzone.addEventListener("drop", (event) => {
+    event.preventDefault();
+    if (event.dataTransfer && event.dataTransfer.files.length) {
+      fileInput.files = event.dataTransfer.files;
+      fileInput.dispatchEvent(new Event("change"));
+    }
+  });
+
+  uploadForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const status = $("upload-status");
+    const progress = $("upload-progress");
+    if (!fileInput.files.length) {
+      setStatus(status, "Choose at least one file.", "error");
+      fileInput.focus();
+      return;
+    }
+    const data = new FormData();
+    for (const file of fileInput.files) data.append("files", file, file.name);
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", "/v1/documents");
+    for (const [name, value] of Object.entries(headers())) xhr.setRequestHeader(name, value);
+    progress.hidden = false;
+    progress.value = 0;
+    $("upload-button").disabled = true;
+    setStatus(status, "Uploading…", "busy");
+    xhr.upload.addEventListener("progress", (e) => {
+      if (e.lengthComputable) {
+        progress.value = Math.round((e.loaded / e.total) * 100);
+        setStatus(status, `Uploading… ${progress.value}%`, "busy");
+      }
+    });
+    xhr.upload.addEventListener("load", () => {
+      progress.removeAttribute("value"); // indeterminate while the server embeds the text
+      setStatus(status, "Uploaded. Reading and indexing the documents…", "busy");
+    });
+    const done = () => {
+      $("upload-button").disabled = false;
+      progress.hidden = true;
+    };
+    xhr.addEventListener("load", () => {
+      done();
+      let body = null;
+      try {
+        body = JSON.parse(xhr.responseText);
+      } catch (err) {
+        body = null;
+      }
+      if (xhr.status >= 200 && xhr.status < 300 && body) {
+        const parts = [`${body.added} added`, `${body.updated} updated`, `${body.unchanged} unchanged`];
+        let message = `Done: ${parts.join(", ")} (${body.chunks} chunks).`;
+        if (body.errors.length) message += ` Not ingested: ${body.errors.map((e) => `${e.source} (${e.error})`).join("; ")}.`;
+        setStatus(status, message, body.errors.length ? "warn" : "ok");
+        uploadForm.reset();
+        fileInput.dispatchEvent(new Event("change"));
+        docCache.clear();
+        loadDocuments();
+        loadHealth();
+      } else {
+        setStatus(status, errorMessage(xhr.status, body), "error");
+      }
+    });
+    xhr.addEventListener("error", () => {
+      done();
+      setStatus(status, "The upload failed: the service could not be reached.", "error");
+    });
+    xhr.send(data);
+  });
+
+  async function deleteDocument(doc) {
+    if (!window.confirm(`Delete “${doc.source}”? Answers will no longer cite it.`)) return;
+    const status = $("upload-status");
+    try {
+      await api(`/v1/documents/${encodeURIComponent(doc.doc_id)}`, { method: "DELETE" });
+      docCache.delete(doc.doc_id);
+      setStatus(status, `Deleted ${doc.source}.`, "ok");
+      loadDocuments();
+      loadHealth();
+    } catch (err) {
+      setStatus(status, err.message, "error");
+    }
+  }
+
+  async function loadDocuments() {
+    const body = $("documents-body");
+    try {
+      const data = await api("/v1/documents");
+      clear(body);
+      for (const doc of data.documents) {
+        body.append(
+          el(
+            "tr",
+            {},
+            el(
+              "td",
+              { "data-label": "Document" },
+              el("span", { class: "doc-name" }, doc.title || doc.source),
+              doc.title ? el("span", { class: "muted small doc-sub" }, doc.source) : null
+            ),
+            el("td", { "data-label": "Format" }, el("span", { class: "badge" }, doc.format)),
+            el("td", { "data-label": "Size", class: "num" }, `${doc.chars.toLocaleString()} chars`),
+            el("td", { "data-label": "Chunks", class: "num" }, String(doc.chunks)),
+            el("td", { "data-label": "Ingested" }, formatTime(doc.ingested_at)),
+            el(
+              "td",
+              { class: "row-actions" },
+              el("button", { type: "button", class: "btn btn-small", onclick: () => openSource(doc.doc_id, null), "aria-label": `View ${doc.source}` }, "View"),
+              el("button", { type: "button", class: "btn btn-small btn-danger", onclick: () => deleteDocument(doc), "aria-label": `Delete ${doc.source}` }, "Delete")
+            )
+          )
+        );
+      }
+      $("documents-count").textContent = `Ingested documents (${data.documents.length})`;
+      $("documents-empty").hidden = data.documents.length > 0;
+    } catch (err) {
+      setStatus($("upload-status"), err.message, "error");
+    }
+  }
+  $("documents-refresh").addEventListener("click", loadDocuments);
+
+  // ------------------------------------------------------------------ review view
+  const reviewer = $("reviewer-name");
+  reviewer.value = localStorage.getItem(REVIEWER_STORAGE) || "";
+  reviewer.addEventListener("change", () => localStorage.setItem(REVIEWER_STORAGE, reviewer.value.trim()));
+
+  function reviewCard(record) {
+    const id = record.id;
+    const comment = el("textarea", { id: `comment-${id}`, rows: "2", maxlength: "5000", placeholder: "What did you check? Why this decision?" });
+    const feedback = el("p", { class: "status", role: "status", "aria-live": "polite" });
+    const actions = el("div", { class: "review-actions" });
+    for (const next of record.allowed_next) {
+      actions.append(
+        el(
+          "button",
+          {
+            type: "button",
+            class: `btn ${next === "approved" ? "btn-primary" : next === "rejected" ? "btn-danger" : ""}`,
+            onclick: () => submitReview(record, next, comment.value, feedback),
+          },
+          ACTION_LABELS[next] || next
+        )
+      );
+    }
+    const history = record.history.length
+      ? el(
+          "ol",
+          { class: "history" },
+          record.history.map((h) =>
+            el(
+              "li",
+              {},
+              el("span", { class: `status-dot status-${h.status}` }),
+              `${STATUS_LABELS[h.status]} by ${h.reviewer} (${h.role}) · ${formatTime(h.at)}`,
+              h.comment ? el("span", { class: "history-comment" }, `“${h.comment}”`) : null
+            )
+          )
+        )
+      : el("p", { class: "muted small" }, "No review yet.");
+
+    return el(
+      "li",
+      { class: "card review-card", "data-status": record.status },
+      el(
+        "div",
+        { class: "review-head" },
+        el("span", { class: `badge status-badge status-${record.status}` }, STATUS_LABELS[record.status]),
+        record.answer.abstained ? el("span", { class: "badge badge-warn" }, "abstained") : null,
+        el("span", { class: "muted small" }, `${formatTime(record.created_at)} · asked as ${record.role}`)
+      ),
+      el("h2", { class: "review-question" }, record.question),
+      el("p", { class: "review-preview" }, preview(record.answer)),
+      el(
+        "details",
+        { class: "review-answer" },
+        el("summary", {}, `Show the answer (${record.answer.citations.length} citations)`),
+        el("div", { class: "answer answer-compact" }, renderAnswer(record.answer, { compact: false }))
+      ),
+      el("h3", { class: "section-title" }, "History"),
+      history,
+      record.allowed_next.length
+        ? el(
+            "div",
+            { class: "review-form" },
+            el("label", { for: `comment-${id}`, class: "field-label" }, "Comment (optional)"),
+            comment,
+            actions,
+            feedback
+          )
+        : el("p", { class: "muted small" }, "Review complete.")
+    );
+  }
+
+  async function submitReview(record, status, comment, feedback) {
+    const name = reviewer.value.trim();
+    if (!name) {
+      setStatus(feedback, "Enter your name as reviewer at the top of the page first.", "error");
+      reviewer.focus();
+      return;
+    }
+    localStorage.setItem(REVIEWER_STORAGE, name);
+    try {
+      await api(`/v1/answers/${encodeURIComponent(record.id)}/review`, {
+        method: "POST",
+        json: { status, reviewer: name, comment: comment.trim() || null },
+      });
+      setStatus($("review-status"), `Answer marked ${STATUS_LABELS[status].toLowerCase()}.`, "ok");
+      loadReviews();
+    } catch (err) {
+      setStatus(feedback, err.message, "error");
+    }
+  }
+
+  async function loadReviews() {
+    const list = $("review-list");
+    const filter = $("review-filter").value;
+    const status = $("review-status");
+    try {
+      const data = await api(`/v1/answers${filter ? `?status=${encodeURIComponent(filter)}` : ""}`);
+      clear(list);
+      data.answers.forEach((record) => list.append(reviewCard(record)));
+      const what = filter ? STATUS_LABELS[filter].toLowerCase() : "recorded";
+      if (!status.dataset.kind || status.dataset.kind !== "ok") {
+        setStatus(status, data.total ? `${data.total} ${what} answer${data.total > 1 ? "s" : ""}.` : `No ${what} answers yet.`, "");
+      }
+    } catch (err) {
+      clear(list);
+      setStatus(status, err.message, "error");
+    }
+  }
+  $("review-filter").addEventListener("change", () => {
+    setStatus($("review-status"), "", "");
+    loadReviews();
+  });
+  $("review-refresh").addEventListener("click", () => {
+    setStatus($("review-status"), "", "");
+    loadReviews();
+  });
+
+  // ------------------------------------------------------------------ API key
+  const keyToggle = $("key-toggle");
+  const keyPanel = $("key-panel");
+  function refreshKeyState() {
+    $("key-dot").dataset.set = apiKey() ? "yes" : "no";
+    keyToggle.title = apiKey() ? "An API key is set" : "No API key set";
+  }
+  keyToggle.addEventListener("click", () => {
+    const open = keyPanel.hidden;
+    keyPanel.hidden = !open;
+    keyToggle.setAttribute("aria-expanded", String(open));
+    if (open) $("api-key").focus();
+  });
+  $("key-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const value = $("api-key").value.trim();
+    if (value) localStorage.setItem(KEY_STORAGE, value);
+    $("api-key").value = "";
+    keyPanel.hidden = true;
+    keyToggle.setAttribute("aria-expanded", "false");
+    refreshKeyState();
+    showBanner("");
+    route();
+  });
+  $("key-clear").addEventListener("click", () => {
+    localStorage.removeItem(KEY_STORAGE);
+    $("api-key").value = "";
+    refreshKeyState();
+  });
+
+  // ------------------------------------------------------------------ health
+  async function loadHealth() {
+    try {
+      const h = await api("/health");
+      $("health").textContent = `Service ok · ${h.documents} document${h.documents === 1 ? "" : "s"} · ${h.chunks} chunks`;
+      if (h.documents === 0) showBanner("No documents are ingested yet: add some on the Documents page before asking.");
+    } catch (err) {
+      $("health").textContent = err.message;
+    }
+  }
+
+  // ------------------------------------------------------------------ routing
+  const views = { ask: $("view-ask"), documents: $("view-documents"), review: $("view-review") };
+  function route() {
+    const name = (location.hash.replace(/^#\/?/, "") || "ask").split("?")[0];
+    const view = views[name] ? name : "ask";
+    for (const [key, section] of Object.entries(views)) section.hidden = key !== view;
+    document.querySelectorAll(".mainnav a").forEach((a) => {
+      if (a.dataset.view === view) a.setAttribute("aria-current", "page");
+      else a.removeAttribute("aria-current");
+    });
+    if (view === "documents") loadDocuments();
+    if (view === "review") loadReviews();
+    return view;
+  }
+  window.addEventListener("hashchange", () => {
+    const view = route();
+    const heading = views[view].querySelector("h1");
+    if (heading) heading.focus();
+  });
+
+  refreshKeyState();
+  route();
+  loadHealth();
+})();

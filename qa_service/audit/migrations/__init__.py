@@ -1,0 +1,1 @@
+"""Alembic migrations of the audit database (run by :func:`qa_service.audit.migrate.upgrade`)."""
