@@ -1,0 +1,103 @@
+"""Shared pieces of the dataset adapters: output layout, silver quotes, gold lines."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shutil
+from collections.abc import Iterable
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from eval.models import GoldItem
+from ingest.chunking import split_sentences
+from ingest.errors import UsageError
+from ingest.lexical import stem_terms
+
+logger = logging.getLogger(__name__)
+
+REPO = Path(__file__).resolve().parents[2]
+_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+MIN_QUOTE_WORDS = 5
+
+
+def default_data_root() -> Path:
+    """Where the team's shared data lives: $MEDCITE_SHARED_DATA, else ../shared/data beside the repo."""
+    env = os.environ.get("MEDCITE_SHARED_DATA")
+    return Path(env) if env else REPO.parent / "shared" / "data"
+
+
+class BuildSummary(BaseModel):
+    """What an adapter wrote (printed as JSON by ``python -m eval.datasets``)."""
+
+    dataset: str
+    corpus_dir: str
+    gold_path: str
+    documents: int = Field(description="Files written to the corpus folder.")
+    questions: int
+    answerable: int
+    unanswerable: int
+    seed: int
+
+
+def safe_name(text: str) -> str:
+    """A file-name-safe version of an id (``8_NHLBI_QA_XML/0000001-1`` → ``8_NHLBI_QA_XML__0000001-1``)."""
+    return _SAFE.sub("__", text).strip("_") or "doc"
+
+
+def prepare_out_dir(out_dir: Path, force: bool) -> Path:
+    """Create ``OUT_DIR/corpus``; refuse to mix with an earlier build unless ``force`` (which replaces it)."""
+    corpus = out_dir / "corpus"
+    gold = out_dir / "gold.jsonl"
+    if (corpus.exists() and any(corpus.iterdir())) or gold.exists():
+        if not force:
+            raise UsageError(
+                f"{out_dir} already holds a build (corpus/ or gold.jsonl); use --force to replace it"
+            )
+        shutil.rmtree(corpus, ignore_errors=True)
+        gold.unlink(missing_ok=True)
+    corpus.mkdir(parents=True, exist_ok=True)
+    return corpus
+
+
+def best_sentence(text: str, reference: str) -> str | None:
+    """The sentence of ``text`` sharing most (stemmed, stop-word-free) terms with ``reference``.
+
+    Used as a *silver* evidence quote: verbatim, but chosen by word overlap rather than by a
+    person. Sentences under ``MIN_QUOTE_WORDS`` words (headings, labels) and questions (pages
+    that echo the question they answer) are passed over; ties go to the earlier sentence.
+    """
+    ref = set(stem_terms(reference))
+    best, best_score = None, 0
+    for start, end in split_sentences(text):
+        sentence = text[start:end].strip()
+        if len(sentence.split()) < MIN_QUOTE_WORDS or sentence.endswith("?"):
+            continue
+        score = len(ref & set(stem_terms(sentence)))
+        if score > best_score:
+            best, best_score = sentence, score
+    return best
+
+
+def read_jsonl(path: Path) -> Iterable[dict[str, object]]:
+    """Objects of a JSON Lines file (a usage error naming the line when one is malformed)."""
+    try:
+        with path.open(encoding="utf-8") as fh:
+            for n, line in enumerate(fh, 1):
+                if line.strip():
+                    try:
+                        yield json.loads(line)
+                    except json.JSONDecodeError as exc:
+                        raise UsageError(f"{path}:{n}: not valid JSON ({exc.msg})") from exc
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from exc
+
+
+def write_gold(path: Path, items: list[GoldItem]) -> None:
+    """Write gold lines (validated models, extras kept) as JSON Lines."""
+    with path.open("w", encoding="utf-8") as fh:
+        for item in items:
+            fh.write(json.dumps(item.model_dump(mode="json", exclude_none=True), ensure_ascii=False) + "\n")
