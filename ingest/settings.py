@@ -51,7 +51,7 @@ class RetrievalSettings(BaseModel):
 
     top_k: int = Field(default=5, ge=1, le=50, description="Passages returned by search / used by ask.")
     candidates: int = Field(default=30, ge=5, le=500, description="Candidates taken from each retriever before fusion.")
-    dense_weight: float = Field(default=0.5, ge=0.0, le=1.0, description="Base weight of the dense retriever in fusion.")
+    dense_weight: float = Field(default=0.7, ge=0.0, le=1.0, description="Base weight of the dense retriever in fusion.")
     query_expansion: bool = Field(default=True, description="Expand clinical abbreviations and synonyms.")
 
 
