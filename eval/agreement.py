@@ -2,7 +2,8 @@
 
 Judgements arrive as ``(answer_id, reviewer, status)`` triples in time order, from a
 CSV file (columns ``answer_id,reviewer,status``) or from the audit database's review
-history; for each (answer, reviewer) the last verdict counts. Only verdicts count
+history (where answers are matched by content: see :func:`answer_content_key`); for
+each (answer, reviewer) the last verdict counts. Only verdicts count
 (``approved`` / ``rejected`` by default): ``under_review`` says a review started,
 not what the reviewer concluded.
 
@@ -15,6 +16,7 @@ The bootstrap interval resamples answers (seeded, deterministic).
 from __future__ import annotations
 
 import csv
+import hashlib
 import itertools
 import logging
 from collections.abc import Iterable, Sequence
@@ -192,37 +194,49 @@ def read_judgements_csv(path: Path) -> list[Judgement]:
         raise UsageError(f"{path}: not a readable CSV ({exc})") from exc
 
 
-_TIME_COLUMNS = ("created_at", "reviewed_at", "timestamp", "at", "time", "id")
+def answer_content_key(question: str, answer_text: str) -> str:
+    """One id for "the same answer": the same question answered with the same text.
+
+    The audit workflow makes approved/rejected final, so a second reviewer's opinion
+    is given on a new record of the same question (CONTRACT review workflow,
+    ``qa_service.audit.models.TRANSITIONS``). Extractive answers are deterministic
+    for a config and corpus, so records whose question and answer text agree are
+    the same answer judged twice.
+    """
+    raw = question.strip() + "\x00" + answer_text.strip()
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()[:16]
 
 
 def read_judgements_database(url: str) -> list[Judgement]:
-    """Review history from the audit database: the table with answer_id, reviewer and status columns.
+    """Review history from the audit database (``qa_service.audit``), in time order.
 
-    The audit schema belongs to ``qa_service.audit``; reading by reflection keeps this
-    module independent of it. Rows come in time order (the first of
-    created_at/reviewed_at/timestamp/at/time/id the table has).
+    Each review step gives (answer content key, reviewer, status it moved to); see
+    :func:`answer_content_key` for why answers are matched by content, not record id.
+    Read-only: no migration is run.
     """
-    from sqlalchemy import MetaData, create_engine, select
+    from sqlalchemy import create_engine, select
     from sqlalchemy.exc import SQLAlchemyError
 
+    from qa_service.audit.models import AnswerRow, ReviewRow
+
+    query = (
+        select(AnswerRow.question, AnswerRow.answer, ReviewRow.reviewer, ReviewRow.to_status)
+        .join(AnswerRow, AnswerRow.id == ReviewRow.answer_id)
+        .order_by(ReviewRow.created_at, ReviewRow.id)
+    )
     engine = create_engine(url)
     try:
-        meta = MetaData()
-        meta.reflect(bind=engine)
-        tables = [t for t in meta.sorted_tables if {"answer_id", "reviewer", "status"} <= set(t.c.keys())]
-        if not tables:
-            raise UsageError(
-                "the audit database has no review history (no table with answer_id, reviewer, status)"
-            )
-        table = tables[0]
-        order = [table.c[c] for c in _TIME_COLUMNS if c in table.c]
-        query = select(table.c.answer_id, table.c.reviewer, table.c.status).order_by(*order)
         with engine.connect() as conn:
-            return [(str(a), str(r), str(s)) for a, r, s in conn.execute(query) if a and r and s]
+            rows = conn.execute(query).all()
     except SQLAlchemyError as exc:
         raise UsageError(f"cannot read the audit database: {exc.__class__.__name__}: {exc}") from exc
     finally:
         engine.dispose()
+    out: list[Judgement] = []
+    for question, answer, reviewer, status in rows:
+        text = str(answer.get("answer", "")) if isinstance(answer, dict) else ""
+        out.append((answer_content_key(str(question), text), str(reviewer), str(status)))
+    return out
 
 
 def format_agreement(report: AgreementReport) -> str:

@@ -153,7 +153,14 @@ def _run(
     def evaluate(backend: Backend) -> Any:
         progress = _progress if sys.stderr.isatty() else None
         return run_eval(
-            gold, backend, k=k, search_k=search_k, timeout_s=timeout_s, seed=seed, resamples=resamples, progress=progress
+            gold,
+            backend,
+            k=k,
+            search_k=search_k,
+            timeout_s=timeout_s,
+            seed=seed,
+            resamples=resamples,
+            progress=progress,
         )
 
     if url:
@@ -273,14 +280,15 @@ def agreement_command(
 
 
 def _audit_url(data_dir: Path | None) -> str:
-    """The audit database of the data dir: settings.database_url, else audit.db under it."""
+    """The audit database of the data dir ($MEDCITE_DATABASE_URL, else DATA_DIR/audit.db)."""
     from ingest.errors import UsageError
     from ingest.settings import get_settings
+    from qa_service.audit import default_database_url
 
     settings = get_settings(data_dir)
     if settings.database_url:
         return settings.database_url
     path = settings.data_dir / "audit.db"
-    if not path.exists():
+    if not path.exists():  # SQLAlchemy would silently create an empty one
         raise UsageError(f"no audit database at {path}: give a CSV file or --database-url")
-    return f"sqlite:///{path}"
+    return default_database_url(settings)

@@ -100,47 +100,43 @@ def test_bad_csv_is_a_usage_error_naming_the_line(tmp_path: Path) -> None:
     assert result.exit_code == 2
 
 
-def test_review_history_from_a_database(tmp_path: Path) -> None:
-    from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, create_engine, insert
+def test_review_history_from_the_audit_log(tmp_path: Path) -> None:
+    from qa_service.audit import AuditLog, ReviewStatus
+    from tests.eval.factories import answer
 
-    url = f"sqlite:///{tmp_path / 'audit.db'}"
-    engine = create_engine(url)
-    meta = MetaData()
-    reviews = Table(
-        "reviews",
-        meta,
-        Column("id", Integer, primary_key=True),
-        Column("answer_id", String),
-        Column("reviewer", String),
-        Column("status", String),
-        Column("created_at", DateTime),
-    )
-    meta.create_all(engine)
-    from datetime import datetime, timedelta
-
-    t0 = datetime(2026, 1, 1)
-    rows = [
-        ("a1", "ann", "rejected", 2),
-        ("a1", "ann", "approved", 1),
-        ("a1", "bob", "approved", 3),
-        ("a2", "ann", "rejected", 4),
-        ("a2", "bob", "rejected", 5),
+    # approved/rejected are final in the workflow, so a second opinion is a new record of the
+    # same question; records with the same question and answer text are the same answer.
+    same = answer([("0.3 µg/kg/day of cobalamin", [1])], ["0.3 µg/kg/day of cobalamin"])
+    other = answer([("1000-2000 μg intramuscularly", [1])], ["1000-2000 μg intramuscularly"])
+    log = AuditLog(f"sqlite:///{tmp_path / 'audit.db'}")
+    try:
+        plan = [
+            ("r1", same, "ann", [ReviewStatus.UNDER_REVIEW, ReviewStatus.APPROVED]),
+            ("r2", same, "bob", [ReviewStatus.REJECTED]),
+            ("r3", other, "ann", [ReviewStatus.REJECTED]),
+            ("r4", other, "bob", [ReviewStatus.REJECTED]),
+        ]
+        for rid, a, reviewer, steps in plan:
+            log.record_answer(a.model_copy(update={"id": rid}), corpus_version="c", role="reader")
+            for status in steps:
+                log.review(rid, status=status, reviewer=reviewer, role="reviewer")
+    finally:
+        log.close()
+    history = read_judgements_database(f"sqlite:///{tmp_path / 'audit.db'}")
+    assert [(r, s) for _, r, s in history] == [
+        ("ann", "under_review"),
+        ("ann", "approved"),
+        ("bob", "rejected"),
+        ("ann", "rejected"),
+        ("bob", "rejected"),
     ]
-    with engine.begin() as conn:
-        for a, r, s, minutes in rows:
-            conn.execute(
-                insert(reviews).values(
-                    answer_id=a, reviewer=r, status=s, created_at=t0 + timedelta(minutes=minutes)
-                )
-            )
-    engine.dispose()
-    history = read_judgements_database(url)
-    assert history[:2] == [
-        ("a1", "ann", "approved"),
-        ("a1", "ann", "rejected"),
-    ]  # time order, not insert order
+    assert history[0][0] == history[2][0] != history[3][0]  # r1 and r2 are one answer
     report = agreement(history)
-    assert report.pairs[0].confusion["rejected"] == {"approved": 1, "rejected": 1}
+    assert report.pairs[0].n == 2
+    assert report.pairs[0].confusion == {
+        "approved": {"approved": 0, "rejected": 1},
+        "rejected": {"approved": 0, "rejected": 1},
+    }
     medcite_cli._register_optional_commands()
     result = CliRunner().invoke(medcite_cli.cli, ["eval", "agreement", "--data-dir", str(tmp_path), "--json"])
     assert result.exit_code == 0, result.output
