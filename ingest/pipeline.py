@@ -140,17 +140,16 @@ def ingest_paths(
     for group in _groups(pending, ENCODE_GROUP):
         texts = [ch.text for p in group for ch in p.chunks]
         vectors = store.embedder.encode(texts)
-        offset = 0
+        # One upsert for the whole group (per-document calls cost ~15% of ingest time);
+        # vectors still precede the rows that make them visible.
+        store.vectors.upsert(
+            [ch.chunk_id for p in group for ch in p.chunks],
+            vectors,
+            [{"doc_id": p.doc_id, "start": ch.start, "end": ch.end, "section": ch.section} for p in group for ch in p.chunks],
+            texts,
+        )
         for p in group:
             n = len(p.chunks)
-            vecs = vectors[offset : offset + n]
-            offset += n
-            store.vectors.upsert(
-                [ch.chunk_id for ch in p.chunks],
-                vecs,
-                [{"doc_id": p.doc_id, "start": ch.start, "end": ch.end, "section": ch.section} for ch in p.chunks],
-                [ch.text for ch in p.chunks],
-            )
             replaced = store.docs.replace_document(p.doc_id, p.doc, p.chunks, fingerprint)
             if replaced:
                 store.vectors.delete(replaced)
