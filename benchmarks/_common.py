@@ -38,7 +38,9 @@ def setup_entry_point() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
+    )
     for handler in logging.getLogger().handlers:
         handler.setLevel(logging.WARNING)  # bm25s sets its own logger to DEBUG and logs every index build
 
@@ -141,7 +143,10 @@ def medquad(data: Path, sample: int = 2000, seed: int = 0) -> Dataset:
     by_question: dict[str, set[str]] = {}
     for r in picked:
         by_question.setdefault(normalise_question(r["question"]), set()).add(r["id"])
-    questions = [Question(r["id"], r["question"], frozenset(by_question[normalise_question(r["question"])])) for r in picked]
+    questions = [
+        Question(r["id"], r["question"], frozenset(by_question[normalise_question(r["question"])]))
+        for r in picked
+    ]
     return Dataset(f"medquad{sample}s{seed}", docs, questions)
 
 
@@ -159,7 +164,9 @@ def load_model(settings: Any | None = None) -> Any:
     return embedder
 
 
-def cached_engine(dataset: Dataset, settings_overrides: dict[str, Any], embedder: Any, rebuild: bool = False) -> Any:
+def cached_engine(
+    dataset: Dataset, settings_overrides: dict[str, Any], embedder: Any, rebuild: bool = False
+) -> Any:
     """An Engine over ``dataset``, built (or brought up to date) under benchmarks/out/.
 
     The store folder is keyed by the data set and the index fingerprint (model +
@@ -185,7 +192,9 @@ def cached_engine(dataset: Dataset, settings_overrides: dict[str, Any], embedder
     if engine.store.vectors.count() != chunks:
         # a cache written by an older layout (e.g. another collection name): every
         # document looks unchanged but dense search would find nothing
-        note(f"{dataset.name}: cached store has {engine.store.vectors.count()} vectors for {chunks} chunks; rebuilding")
+        note(
+            f"{dataset.name}: cached store has {engine.store.vectors.count()} vectors for {chunks} chunks; rebuilding"
+        )
         engine.close()
         return cached_engine(dataset, settings_overrides, embedder, rebuild=True)
     took = time.perf_counter() - started
@@ -228,33 +237,41 @@ def percentile(values: Sequence[float], q: float) -> float:
     return float(np.percentile(np.asarray(values, dtype=np.float64), q)) if values else float("nan")
 
 
+@dataclass
+class _Frame:
+    label: str
+    started: float
+    children: float = 0.0  # time spent in nested stages
+
+
 class StageTimer:
     """Self time per stage of nested, instrumented calls (a child's time is not counted in its parent)."""
 
     def __init__(self) -> None:
         self.totals: dict[str, float] = {}
         self.calls: dict[str, int] = {}
-        self._stack: list[list[Any]] = []  # [label, started, child time]
+        self._stack: list[_Frame] = []
 
     @contextmanager
     def stage(self, label: str) -> Iterator[None]:
-        frame = [label, time.perf_counter(), 0.0]
+        frame = _Frame(label, time.perf_counter())
         self._stack.append(frame)
         try:
             yield
         finally:
             self._stack.pop()
-            elapsed = time.perf_counter() - frame[1]
-            self.totals[label] = self.totals.get(label, 0.0) + elapsed - frame[2]
+            elapsed = time.perf_counter() - frame.started
+            self.totals[label] = self.totals.get(label, 0.0) + elapsed - frame.children
             self.calls[label] = self.calls.get(label, 0) + 1
             if self._stack:
-                self._stack[-1][2] += elapsed
+                self._stack[-1].children += elapsed
 
     @property
     def parent(self) -> str | None:
-        return self._stack[-1][0] if self._stack else None
+        """Label of the innermost stage running now (None outside every stage)."""
+        return self._stack[-1].label if self._stack else None
 
-    def wrap(self, owner: Any, name: str, label: str | Callable[["StageTimer"], str]) -> Callable[[], None]:
+    def wrap(self, owner: Any, name: str, label: str | Callable[[StageTimer], str]) -> Callable[[], None]:
         """Time ``owner.name`` (a class or an instance) under ``label``; returns a function that undoes it.
 
         ``label`` may be a callable of this timer, to name a stage after its caller
@@ -292,7 +309,9 @@ class StageTimer:
 _MISSING = object()
 
 
-def print_table(title: str, headers: Sequence[str], rows: Iterable[Sequence[Any]], floatfmt: str = ".3f") -> None:
+def print_table(
+    title: str, headers: Sequence[str], rows: Iterable[Sequence[Any]], floatfmt: str = ".3f"
+) -> None:
     """A plain aligned text table on stdout."""
 
     def fmt(v: Any) -> str:

@@ -72,7 +72,9 @@ def build_dataset(data: Path, target_chunks: int, seed: int = 0) -> Dataset:
     from ingest.settings import Settings
 
     c = Settings().chunking
-    docs: list[tuple[str, str]] = [(f"pubmed-{r['doc_id']}", r["text"]) for r in read_jsonl(data / "pubmedqa" / "corpus.jsonl")]
+    docs: list[tuple[str, str]] = [
+        (f"pubmed-{r['doc_id']}", r["text"]) for r in read_jsonl(data / "pubmedqa" / "corpus.jsonl")
+    ]
     docs += [(f"medquad-{r['id']}", r["answer"]) for r in read_jsonl(data / "medquad" / "qa.jsonl")]
     random.Random(seed).shuffle(docs)
     chosen: dict[str, str] = {}
@@ -191,17 +193,32 @@ def measure_size(size: int, args: argparse.Namespace, embedder: Any) -> dict[str
     finally:
         engine.close()
     return {
-        "size": size, "docs": stats["documents"], "chunks": stats["chunks"], "n": len(measured),
-        "embed": embed_ms, "ask": ask_ms, "abstained": abstained, "timer": timer, "listing": listing,
+        "size": size,
+        "docs": stats["documents"],
+        "chunks": stats["chunks"],
+        "n": len(measured),
+        "embed": embed_ms,
+        "ask": ask_ms,
+        "abstained": abstained,
+        "timer": timer,
+        "listing": listing,
     }
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--data", type=Path, default=DEFAULT_DATA, help="shared data folder (default: %(default)s)")
-    p.add_argument("--sizes", default="2000,20000", help="target chunk counts, comma-separated (default: %(default)s)")
-    p.add_argument("--questions", type=int, default=100, help="measured questions per size (default: %(default)s)")
-    p.add_argument("--cprofile", action="store_true", help="also list the top functions of ask under cProfile")
+    p.add_argument(
+        "--data", type=Path, default=DEFAULT_DATA, help="shared data folder (default: %(default)s)"
+    )
+    p.add_argument(
+        "--sizes", default="2000,20000", help="target chunk counts, comma-separated (default: %(default)s)"
+    )
+    p.add_argument(
+        "--questions", type=int, default=100, help="measured questions per size (default: %(default)s)"
+    )
+    p.add_argument(
+        "--cprofile", action="store_true", help="also list the top functions of ask under cProfile"
+    )
     p.add_argument("--rebuild", action="store_true", help="rebuild the cached stores")
     return p.parse_args(argv)
 
@@ -217,13 +234,36 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for r in results:
         e50, a50 = percentile(r["embed"], 50), percentile(r["ask"], 50)
-        rows.append([
-            r["size"], r["docs"], r["chunks"], r["n"], e50, percentile(r["embed"], 95), a50, percentile(r["ask"], 95),
-            a50 / e50, "OK" if a50 / e50 <= TARGET_RATIO else "ABOVE", r["abstained"],
-        ])
+        rows.append(
+            [
+                r["size"],
+                r["docs"],
+                r["chunks"],
+                r["n"],
+                e50,
+                percentile(r["embed"], 95),
+                a50,
+                percentile(r["ask"], 95),
+                a50 / e50,
+                "OK" if a50 / e50 <= TARGET_RATIO else "ABOVE",
+                r["abstained"],
+            ]
+        )
     print_table(
         f"Engine.ask latency (ms) vs raw query embedding, same run (target p50 ratio <= {TARGET_RATIO:g})",
-        ["target", "docs", "chunks", "questions", "embed p50", "embed p95", "ask p50", "ask p95", "ask/embed p50", "verdict", "abstained"],
+        [
+            "target",
+            "docs",
+            "chunks",
+            "questions",
+            "embed p50",
+            "embed p95",
+            "ask p50",
+            "ask p95",
+            "ask/embed p50",
+            "verdict",
+            "abstained",
+        ],
         rows,
         floatfmt=".1f",
     )
@@ -234,7 +274,10 @@ def main(argv: list[str] | None = None) -> int:
         print_table(
             f"Where ask time goes at {r['chunks']} chunks (self time; mean ms per ask over {r['n']} questions)",
             ["stage", "ms/ask", "share", "calls/ask"],
-            [[k, 1000 * v / r["n"], f"{100 * v / total:.1f}%", f"{timer.calls[k] / r['n']:.1f}"] for k, v in stage_rows],
+            [
+                [k, 1000 * v / r["n"], f"{100 * v / total:.1f}%", f"{timer.calls[k] / r['n']:.1f}"]
+                for k, v in stage_rows
+            ],
             floatfmt=".2f",
         )
         if r["listing"]:

@@ -65,11 +65,20 @@ WARMUP_TEXTS = 64
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--data", type=Path, default=DEFAULT_DATA, help="shared data folder (default: %(default)s)")
+    p.add_argument(
+        "--data", type=Path, default=DEFAULT_DATA, help="shared data folder (default: %(default)s)"
+    )
     p.add_argument("--limit", type=int, default=None, help="ingest only the first N abstracts")
-    p.add_argument("--rounds", type=int, default=1, help="ingest runs, each between two raw encodes (default: %(default)s)")
+    p.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="ingest runs, each between two raw encodes (default: %(default)s)",
+    )
     p.add_argument("--grouped", action="store_true", help="also time raw encode in ingest's 256-chunk groups")
-    p.add_argument("--cprofile", action="store_true", help="run ingest under cProfile and list the top functions")
+    p.add_argument(
+        "--cprofile", action="store_true", help="run ingest under cProfile and list the top functions"
+    )
     return p.parse_args(argv)
 
 
@@ -124,7 +133,7 @@ def grouped_encode(embedder: Any, per_doc: list[list[str]], batch_size: int, out
 
 def instrument(timer: StageTimer, store: Any) -> list[Any]:
     """Time ingest's stages from the outside; returns undo functions."""
-    import ingest.pipeline as pipeline
+    from ingest import pipeline
     from ingest.docstore import DocumentStore
     from ingest.store import Store
     from ingest.vectors import ChromaVectorIndex
@@ -142,7 +151,9 @@ def instrument(timer: StageTimer, store: Any) -> list[Any]:
     ]
 
 
-def run_ingest(store: Any, files: Path, timer: StageTimer, profile: bool, out: list[Timing]) -> tuple[Any, str]:
+def run_ingest(
+    store: Any, files: Path, timer: StageTimer, profile: bool, out: list[Timing]
+) -> tuple[Any, str]:
     """One instrumented ``ingest_paths`` run; returns the report and an optional cProfile listing."""
     from ingest.pipeline import ingest_paths
 
@@ -168,7 +179,10 @@ def run_ingest(store: Any, files: Path, timer: StageTimer, profile: bool, out: l
 
 def ratios(ingests: list[Timing], raws: list[Timing], attr: str) -> list[float]:
     """Each ingest run against the mean of the raw runs right before and after it."""
-    return [getattr(t, attr) / ((getattr(raws[i], attr) + getattr(raws[i + 1], attr)) / 2) for i, t in enumerate(ingests)]
+    return [
+        getattr(t, attr) / ((getattr(raws[i], attr) + getattr(raws[i + 1], attr)) / 2)
+        for i, t in enumerate(ingests)
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -192,26 +206,34 @@ def main(argv: list[str] | None = None) -> int:
         peaks.append(("RSS after model load (current)", current_rss_mb()))
         per_doc = chunk_texts(files, settings)
         texts = [t for doc in per_doc for t in doc]
-        note(f"{len(per_doc)} documents, {len(texts)} chunks; warm-up, then raw encode / ingest alternating ({args.rounds} ingest runs)")
+        note(
+            f"{len(per_doc)} documents, {len(texts)} chunks; warm-up, then raw encode / ingest alternating ({args.rounds} ingest runs)"
+        )
 
         embedder.encode(texts[:WARMUP_TEXTS], batch_size=bs)  # first-call costs (allocator, kernels) go here
         timed_encode(embedder, texts, bs, raws)
         peaks.append(("peak RSS after raw encode", peak_rss_mb()))
         listing = ""
         for r in range(args.rounds):
-            store = Store(get_settings(Path(tmp) / f"data-{r}"), embedder=embedder, owner={"command": "benchmark"})
+            store = Store(
+                get_settings(Path(tmp) / f"data-{r}"), embedder=embedder, owner={"command": "benchmark"}
+            )
             try:
                 report, listing = run_ingest(store, files, timer, args.cprofile and r == 0, ingests)
             finally:
                 store.close()
             peaks.append((f"peak RSS after ingest #{r + 1}", peak_rss_mb()))
             timed_encode(embedder, texts, bs, raws)
-            note(f"round {r + 1}: ingest {ingests[-1].wall:.1f} s, raw {raws[-2].wall:.1f} s / {raws[-1].wall:.1f} s")
+            note(
+                f"round {r + 1}: ingest {ingests[-1].wall:.1f} s, raw {raws[-2].wall:.1f} s / {raws[-1].wall:.1f} s"
+            )
         if args.grouped:
             grouped_encode(embedder, per_doc, bs, grouped)
 
     if report.chunks != len(texts) or report.errors:
-        print(f"WARNING: ingest wrote {report.chunks} chunks (expected {len(texts)}), errors: {report.errors[:3]}")
+        print(
+            f"WARNING: ingest wrote {report.chunks} chunks (expected {len(texts)}), errors: {report.errors[:3]}"
+        )
     n_docs = report.added + report.updated
     raw_wall = median(t.wall for t in raws)
     rows: list[list[Any]] = []
@@ -221,7 +243,9 @@ def main(argv: list[str] | None = None) -> int:
             t = ingests[i]
             rows.append([f"ingest_paths #{i + 1}", t.wall, t.cpu, n_docs / t.wall, report.chunks / t.wall])
     for t in grouped:
-        rows.append(["raw encode in ingest's groups", t.wall, t.cpu, len(per_doc) / t.wall, len(texts) / t.wall])
+        rows.append(
+            ["raw encode in ingest's groups", t.wall, t.cpu, len(per_doc) / t.wall, len(texts) / t.wall]
+        )
     print_table(
         f"Ingest throughput: {n_docs} PubMedQA abstracts, {report.chunks} chunks, batch size {bs}, "
         f"{os.cpu_count()} cores",
@@ -234,12 +258,28 @@ def main(argv: list[str] | None = None) -> int:
         "Ratio ingest / raw encode (each ingest vs the mean of the raw runs around it)",
         ["measure", "median", "min", "max", "target", "verdict"],
         [
-            ["wall time", median(wall_r), min(wall_r), max(wall_r), TARGET_RATIO, "OK" if median(wall_r) <= TARGET_RATIO else "ABOVE"],
-            ["CPU time (all threads)", median(cpu_r), min(cpu_r), max(cpu_r), TARGET_RATIO, "OK" if median(cpu_r) <= TARGET_RATIO else "ABOVE"],
+            [
+                "wall time",
+                median(wall_r),
+                min(wall_r),
+                max(wall_r),
+                TARGET_RATIO,
+                "OK" if median(wall_r) <= TARGET_RATIO else "ABOVE",
+            ],
+            [
+                "CPU time (all threads)",
+                median(cpu_r),
+                min(cpu_r),
+                max(cpu_r),
+                TARGET_RATIO,
+                "OK" if median(cpu_r) <= TARGET_RATIO else "ABOVE",
+            ],
         ],
     )
     peaks.append(("peak RSS at end (ru_maxrss)", peak_rss_mb()))
-    print_table("Memory (MiB; ru_maxrss, torch allocations included)", ["point", "MiB"], peaks, floatfmt=".0f")
+    print_table(
+        "Memory (MiB; ru_maxrss, torch allocations included)", ["point", "MiB"], peaks, floatfmt=".0f"
+    )
 
     ingest_total = sum(t.wall for t in ingests)
     accounted = sum(timer.totals.values())
@@ -252,8 +292,10 @@ def main(argv: list[str] | None = None) -> int:
         floatfmt=".2f",
     )
     encode_in_ingest = timer.totals.get("model encode", 0.0) / len(ingests)
-    print(f"\nper ingest run: model encode {encode_in_ingest:.2f} s vs raw median {raw_wall:.2f} s "
-          f"(ratio {encode_in_ingest / raw_wall:.3f}); everything else {median(t.wall for t in ingests) - encode_in_ingest:.2f} s")
+    print(
+        f"\nper ingest run: model encode {encode_in_ingest:.2f} s vs raw median {raw_wall:.2f} s "
+        f"(ratio {encode_in_ingest / raw_wall:.3f}); everything else {median(t.wall for t in ingests) - encode_in_ingest:.2f} s"
+    )
     if listing:
         print("\ncProfile of the first ingest_paths run (cumulative):\n" + listing)
     return 0

@@ -118,28 +118,37 @@ def _weighted_expansion(engine: Any, query: str, merged: dict[str, Any], weight:
         pos = position.get(cid)
         lex = 0.0
         if pos is not None:
-            lex = (float(base[pos]) if base is not None else 0.0) + weight * (float(more[pos]) if more is not None else 0.0)
+            lex = (float(base[pos]) if base is not None else 0.0) + weight * (
+                float(more[pos]) if more is not None else 0.0
+            )
         out.append(Candidate(row=c.row, dense=c.dense, lexical=lex))
     return out
 
 
-def collect(engine: Any, dataset: Dataset, vectors: np.ndarray, pool: int, modes: Sequence[str]) -> dict[str, list[Pool]]:
+def collect(
+    engine: Any, dataset: Dataset, vectors: np.ndarray, pool: int, modes: Sequence[str]
+) -> dict[str, list[Pool]]:
     """``HybridSearcher.candidates`` per question (the production code path), expansion off and on."""
     from qa_service.retrieval import HybridSearcher
 
     s = engine.settings
     searchers = {
-        exp: HybridSearcher(engine.store, s.model_copy(update={"retrieval": s.retrieval.model_copy(update={"query_expansion": exp})}))
+        exp: HybridSearcher(
+            engine.store,
+            s.model_copy(update={"retrieval": s.retrieval.model_copy(update={"query_expansion": exp})}),
+        )
         for exp in (False, True)
     }
     keys = doc_keys(engine, dataset)
     half = split_halves(len(dataset.questions))
     out: dict[str, list[Pool]] = {m: [] for m in modes}
     for q, vec, h in zip(dataset.questions, vectors, half):
-        got = {OFF: searchers[False].candidates(q.text, vec, pool) if OFF in modes or WEIGHTED in modes else None}
-        got[ON] = searchers[True].candidates(q.text, vec, pool) if ON in modes or WEIGHTED in modes else None
+        got: dict[str, list[Any]] = {}
+        for mode, exp in ((OFF, False), (ON, True)):
+            if mode in modes or WEIGHTED in modes:
+                got[mode] = searchers[exp].candidates(q.text, vec, pool)
         if WEIGHTED in modes:
-            merged = {c.row.chunk_id: c for c in (got[OFF] or []) + (got[ON] or [])}
+            merged = {c.row.chunk_id: c for c in got[OFF] + got[ON]}
             got[WEIGHTED] = _weighted_expansion(engine, q.text, merged, EXPANSION_TERM_WEIGHT)
         for m in modes:
             out[m].append(_pool(got[m], keys, q.gold, int(h)))
@@ -162,14 +171,19 @@ def collect_set(
         started = time.perf_counter()
         pools = collect(engine, dataset, vectors, pool, modes)
         took = time.perf_counter() - started
-        stats: dict[str, Any] = {**engine.store.stats(), "query_embed_ms": 1000 * embed_s / len(dataset.questions),
-                                 "collect_ms": 1000 * took / len(dataset.questions)}
+        stats: dict[str, Any] = {
+            **engine.store.stats(),
+            "query_embed_ms": 1000 * embed_s / len(dataset.questions),
+            "collect_ms": 1000 * took / len(dataset.questions),
+        }
         r = engine.settings.retrieval
         mode = ON if r.query_expansion else OFF
         if mode in pools:
             from qa_service.fusion import DEFAULT_DENSE_WEIGHT
 
-            stats["check"] = check_simulation(engine, dataset, vectors, pools[mode], r.candidates, DEFAULT_DENSE_WEIGHT)
+            stats["check"] = check_simulation(
+                engine, dataset, vectors, pools[mode], r.candidates, DEFAULT_DENSE_WEIGHT
+            )
     finally:
         engine.close()
     return pools, stats
@@ -235,7 +249,15 @@ def halves(pools: Sequence[Pool]) -> tuple[list[Pool], list[Pool]]:
     return [p for p in pools if p.half == 0], [p for p in pools if p.half == 1]
 
 
-def check_simulation(engine: Any, dataset: Dataset, vectors: np.ndarray, pools: list[Pool], n: int, weight: float, count: int = 25) -> str:
+def check_simulation(
+    engine: Any,
+    dataset: Dataset,
+    vectors: np.ndarray,
+    pools: list[Pool],
+    n: int,
+    weight: float,
+    count: int = 25,
+) -> str:
     """Real ``candidates(q, vec, n)`` against the pool-based simulation: questions with the same top-5 documents."""
     from qa_service.retrieval import HybridSearcher
 
@@ -244,7 +266,8 @@ def check_simulation(engine: Any, dataset: Dataset, vectors: np.ndarray, pools: 
     rank = production(weight)
     checked = list(zip(dataset.questions, vectors, pools))[:count]
     same = sum(
-        [keys.get(c.row.doc_id, "") for c in searcher.candidates(q.text, vec, n, dense_weight=weight)[:5]] == rank(p, n)[:5]
+        [keys.get(c.row.doc_id, "") for c in searcher.candidates(q.text, vec, n, dense_weight=weight)[:5]]
+        == rank(p, n)[:5]
         for q, vec, p in checked
     )
     return f"{same}/{len(checked)}"
@@ -272,12 +295,19 @@ def rows_for(name: str, pools: dict[str, list[Pool]], n: int, default_mode: str)
     out.append(row(name, "dense", pools[default_mode], by_dense, n))
     out += [row(name, f"rrf k={RRF_K} ({m})", pools[m], rrf, n) for m in pools]
     if w != DEFAULT_DENSE_WEIGHT:
-        out.append(row(name, f"fused w={w:g} [settings] ({default_mode})", pools[default_mode], production(w), n))
-    out += [row(name, f"fused w={DEFAULT_DENSE_WEIGHT:g} ({m})", pools[m], production(DEFAULT_DENSE_WEIGHT), n) for m in pools]
+        out.append(
+            row(name, f"fused w={w:g} [settings] ({default_mode})", pools[default_mode], production(w), n)
+        )
+    out += [
+        row(name, f"fused w={DEFAULT_DENSE_WEIGHT:g} ({m})", pools[m], production(DEFAULT_DENSE_WEIGHT), n)
+        for m in pools
+    ]
     return out
 
 
-def tune(sets: dict[str, dict[str, list[Pool]]], mode: str, weights: Sequence[float], ns: Sequence[int]) -> None:
+def tune(
+    sets: dict[str, dict[str, list[Pool]]], mode: str, weights: Sequence[float], ns: Sequence[int]
+) -> None:
     """Grid over the production fusion's weight and candidates: recall@1/@5 per set and half."""
     rows = []
     for n in ns:
@@ -294,11 +324,22 @@ def tune(sets: dict[str, dict[str, list[Pool]]], mode: str, weights: Sequence[fl
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--data", type=Path, default=DEFAULT_DATA, help="shared data folder (default: %(default)s)")
-    p.add_argument("--medquad-sample", type=int, default=2000, help="MedQuAD QA pairs sampled (default: %(default)s)")
+    p.add_argument(
+        "--data", type=Path, default=DEFAULT_DATA, help="shared data folder (default: %(default)s)"
+    )
+    p.add_argument(
+        "--medquad-sample", type=int, default=2000, help="MedQuAD QA pairs sampled (default: %(default)s)"
+    )
     p.add_argument("--seed", type=int, default=0, help="MedQuAD sample seed (default: %(default)s)")
-    p.add_argument("--pool", type=int, default=100, help="candidates per retriever collected per question (default: %(default)s)")
-    p.add_argument("--sets", default="pubmedqa,medquad", help="comma-separated: pubmedqa, medquad (default: %(default)s)")
+    p.add_argument(
+        "--pool",
+        type=int,
+        default=100,
+        help="candidates per retriever collected per question (default: %(default)s)",
+    )
+    p.add_argument(
+        "--sets", default="pubmedqa,medquad", help="comma-separated: pubmedqa, medquad (default: %(default)s)"
+    )
     p.add_argument("--tune", action="store_true", help="also print the fusion weight x candidates grid")
     p.add_argument("--sweep-chunking", action="store_true", help="chunk_size x overlap on MedQuAD instead")
     p.add_argument("--rebuild", action="store_true", help="rebuild the cached stores")
@@ -334,12 +375,27 @@ def sweep_chunking(args: argparse.Namespace, embedder: Any) -> None:
             overrides = {"chunking": {"chunk_size": size, "chunk_overlap": overlap}}
             pools, stats = collect_set(dataset, embedder, overrides, args.pool, [mode], args.rebuild)
             p = pools[mode]
-            r_l, r_d, r_f = recall(p, by_lexical, n), recall(p, by_dense, n), recall(p, production(DEFAULT_DENSE_WEIGHT), n)
-            rows.append([f"{size}/{overlap}", stats["chunks"], r_l[1], r_l[5], r_d[1], r_d[5], r_f[1], r_f[5]])
+            r_l, r_d, r_f = (
+                recall(p, by_lexical, n),
+                recall(p, by_dense, n),
+                recall(p, production(DEFAULT_DENSE_WEIGHT), n),
+            )
+            rows.append(
+                [f"{size}/{overlap}", stats["chunks"], r_l[1], r_l[5], r_d[1], r_d[5], r_f[1], r_f[5]]
+            )
     print_table(
         f"Chunking sweep on MedQuAD ({len(dataset.questions)} questions, {len(dataset.docs)} answer documents; "
         f"fused w={DEFAULT_DENSE_WEIGHT:g}, n={n}, {mode})",
-        ["size/overlap", "chunks", "bm25 R@1", "bm25 R@5", "dense R@1", "dense R@5", "fused R@1", "fused R@5"],
+        [
+            "size/overlap",
+            "chunks",
+            "bm25 R@1",
+            "bm25 R@5",
+            "dense R@1",
+            "dense R@5",
+            "fused R@1",
+            "fused R@5",
+        ],
         rows,
     )
 
@@ -363,20 +419,41 @@ def main(argv: list[str] | None = None) -> int:
     for name, dataset in datasets.items():
         note(f"{name}: {len(dataset.docs)} documents, {len(dataset.questions)} questions")
         sets[name], stats = collect_set(dataset, embedder, {}, args.pool, [OFF, ON, WEIGHTED], args.rebuild)
-        info.append([name, stats["documents"], stats["chunks"], len(dataset.questions), stats["query_embed_ms"],
-                     stats["collect_ms"], stats.get("check", "-")])
+        info.append(
+            [
+                name,
+                stats["documents"],
+                stats["chunks"],
+                len(dataset.questions),
+                stats["query_embed_ms"],
+                stats["collect_ms"],
+                stats.get("check", "-"),
+            ]
+        )
     print_table(
         "Sets",
-        ["set", "documents", "chunks", "questions", "embed ms/q (batched)", "retrieval ms/q (3 modes)", "simulation = real top-5"],
+        [
+            "set",
+            "documents",
+            "chunks",
+            "questions",
+            "embed ms/q (batched)",
+            "retrieval ms/q (3 modes)",
+            "simulation = real top-5",
+        ],
         info,
         floatfmt=".1f",
     )
     rows = [cells for name, pools in sets.items() for cells in rows_for(name, pools, n, default_mode)]
     print_table(
-        f"Recall@k (passages; candidates n={n} per retriever; halves A/B seeded, fusion tuned on A)", HEADERS, rows
+        f"Recall@k (passages; candidates n={n} per retriever; halves A/B seeded, fusion tuned on A)",
+        HEADERS,
+        rows,
     )
-    print(f"({WEIGHTED}: proposed, expansion terms scored apart and added at weight {EXPANSION_TERM_WEIGHT:g}; "
-          "not yet what qa_service/retrieval.py does)")
+    print(
+        f"({WEIGHTED}: proposed, expansion terms scored apart and added at weight {EXPANSION_TERM_WEIGHT:g}; "
+        "not yet what qa_service/retrieval.py does)"
+    )
     if args.tune:
         weights = [0.3, 0.4, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.9]
         tune(sets, default_mode, weights, sorted({10, 20, n, 50}))

@@ -47,7 +47,7 @@ def _minmax(values: np.ndarray) -> np.ndarray:
     return (values - lo) / (hi - lo)
 
 
-def fuse(cands: list["Candidate"], dense_weight: float = DEFAULT_DENSE_WEIGHT) -> list["Candidate"]:
+def fuse(cands: list[Candidate], dense_weight: float = DEFAULT_DENSE_WEIGHT) -> list[Candidate]:
     """Set ``fused`` on every candidate and return them best first.
 
     Args:
