@@ -35,7 +35,7 @@ def signals(engine: Engine, questions: list[tuple[str, bool]]) -> list[tuple[boo
     out = []
     for q, answerable in questions:
         vec, cands = engine.candidates(q)
-        draft = engine.composer.compose(q, vec, cands[: engine.settings.answer.evidence_chunks], engine.store.lexical().size)
+        draft = engine.composer.compose(q, vec, cands[: engine.settings.answer.evidence_chunks], engine.store.lexical().size, engine.store.lexical().generation)
         out.append((answerable, draft.signals))
     return out
 

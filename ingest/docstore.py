@@ -16,11 +16,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from sqlalchemy import (
     Column,
     Engine,
     ForeignKey,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -71,12 +73,48 @@ chunks_table = Table(
     Column("text", Text, nullable=False),
 )
 
+# Sentence vectors pooled at ingest (``ingest.embeddings.SentenceTransformerEmbeddings.encode_with_spans``),
+# one row per document: its sentence spans (JSON) and their vectors (float16, row-major).
+# A store written before this table existed simply has no rows: the composer then
+# encodes the sentences it needs at ask time.
+sentence_vectors_table = Table(
+    "sentence_vectors",
+    metadata,
+    Column("doc_id", String(200), ForeignKey("documents.doc_id", ondelete="CASCADE"), primary_key=True),
+    Column("dimension", Integer, nullable=False),
+    Column("spans", Text, nullable=False),
+    Column("vectors", LargeBinary, nullable=False),
+)
+
 meta_table = Table(
     "meta",
     metadata,
     Column("key", String(64), primary_key=True),
     Column("value", Text, nullable=False),
 )
+
+
+@dataclass
+class SentenceVectors:
+    """A document's sentence spans and one unit vector per span (None when there are none)."""
+
+    spans: list[tuple[int, int]]
+    vectors: np.ndarray | None
+
+    def as_dict(self) -> dict[tuple[int, int], np.ndarray]:
+        """``{(start, end): vector}``."""
+        if self.vectors is None:
+            return {}
+        return {span: self.vectors[i] for i, span in enumerate(self.spans)}
+
+
+@dataclass(frozen=True)
+class DocEvidence:
+    """What the answer composer reads of a document: its text, sections and sentence vectors."""
+
+    text: str
+    sections: list[Section]
+    sentence_vectors: dict[tuple[int, int], np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -205,6 +243,27 @@ class DocumentStore:
             raw = conn.execute(select(documents_table.c.sections).where(documents_table.c.doc_id == doc_id)).scalar()
         return [Section(**s) for s in json.loads(raw or "[]")]
 
+    def evidence(self, doc_ids: Sequence[str]) -> dict[str, DocEvidence]:
+        """Text, sections and sentence vectors of the given documents, in one query; unknown ids are absent."""
+        d, v = documents_table, sentence_vectors_table
+        ids = list(dict.fromkeys(doc_ids))
+        out: dict[str, DocEvidence] = {}
+        with self.engine.connect() as conn:
+            for i in range(0, len(ids), 500):
+                rows = conn.execute(
+                    select(d.c.doc_id, d.c.text, d.c.sections, v.c.dimension, v.c.spans, v.c.vectors)
+                    .select_from(d.outerjoin(v, v.c.doc_id == d.c.doc_id))
+                    .where(d.c.doc_id.in_(ids[i : i + 500]))
+                ).all()
+                for r in rows:
+                    vectors: dict[tuple[int, int], np.ndarray] = {}
+                    if r.vectors is not None:
+                        spans = [tuple(sp) for sp in json.loads(r.spans)]
+                        matrix = np.frombuffer(r.vectors, dtype=np.float16).reshape(len(spans), r.dimension)
+                        vectors = SentenceVectors(spans, matrix.astype(np.float32)).as_dict()  # type: ignore[arg-type]
+                    out[r.doc_id] = DocEvidence(r.text, [Section(**s) for s in json.loads(r.sections or "[]")], vectors)
+        return out
+
     def counts(self) -> tuple[int, int]:
         """(documents, chunks)."""
         with self.engine.connect() as conn:
@@ -260,15 +319,23 @@ class DocumentStore:
         return [ChunkRow(r.chunk_id, r.doc_id, r.source, r.title, r.section, r.start, r.end, r.text) for r in rows]
 
     # -- writes (each one transaction)
-    def replace_document(self, doc_id: str, doc: SourceDocument, chunks: Sequence[Chunk], fingerprint: str) -> list[str]:
-        """Insert or replace a document and its chunks atomically; returns the chunk ids it replaced."""
+    def replace_document(
+        self,
+        doc_id: str,
+        doc: SourceDocument,
+        chunks: Sequence[Chunk],
+        fingerprint: str,
+        sentence_vectors: SentenceVectors | None = None,
+    ) -> list[str]:
+        """Insert or replace a document, its chunks and sentence vectors atomically; returns the chunk ids it replaced."""
         now = datetime.now(timezone.utc).isoformat(timespec="seconds")
         with self.engine.begin() as conn:
             old = list(conn.execute(select(chunks_table.c.chunk_id).where(chunks_table.c.doc_id == doc_id)).scalars())
             conn.execute(delete(chunks_table).where(chunks_table.c.doc_id == doc_id))
+            conn.execute(delete(sentence_vectors_table).where(sentence_vectors_table.c.doc_id == doc_id))
             conn.execute(delete(documents_table).where(documents_table.c.doc_id == doc_id))
             # A file renamed onto a path another document had: the path column is unique.
-            conn.execute(delete(documents_table).where(documents_table.c.path == doc.path))
+            self._delete_docs(conn, conn.execute(select(documents_table.c.doc_id).where(documents_table.c.path == doc.path)).scalars().all())
             conn.execute(
                 insert(documents_table).values(
                     doc_id=doc_id,
@@ -293,6 +360,16 @@ class DocumentStore:
                         for ch in chunks
                     ],
                 )
+            if sentence_vectors is not None and sentence_vectors.vectors is not None and sentence_vectors.spans:
+                matrix = np.ascontiguousarray(sentence_vectors.vectors, dtype=np.float16)
+                conn.execute(
+                    insert(sentence_vectors_table).values(
+                        doc_id=doc_id,
+                        dimension=int(matrix.shape[1]),
+                        spans=json.dumps([list(sp) for sp in sentence_vectors.spans]),
+                        vectors=matrix.tobytes(),
+                    )
+                )
             self._bump(conn)
         new = {ch.chunk_id for ch in chunks}
         return [cid for cid in old if cid not in new]
@@ -304,7 +381,15 @@ class DocumentStore:
             return []
         with self.engine.begin() as conn:
             gone = list(conn.execute(select(chunks_table.c.chunk_id).where(chunks_table.c.doc_id.in_(doc_ids))).scalars())
-            conn.execute(delete(chunks_table).where(chunks_table.c.doc_id.in_(doc_ids)))
-            conn.execute(delete(documents_table).where(documents_table.c.doc_id.in_(doc_ids)))
+            self._delete_docs(conn, doc_ids)
             self._bump(conn)
         return gone
+
+    @staticmethod
+    def _delete_docs(conn: Any, doc_ids: Sequence[str]) -> None:
+        """Delete documents with their chunks and sentence vectors (inside the caller's transaction)."""
+        if not doc_ids:
+            return
+        conn.execute(delete(chunks_table).where(chunks_table.c.doc_id.in_(doc_ids)))
+        conn.execute(delete(sentence_vectors_table).where(sentence_vectors_table.c.doc_id.in_(doc_ids)))
+        conn.execute(delete(documents_table).where(documents_table.c.doc_id.in_(doc_ids)))

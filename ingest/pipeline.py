@@ -14,6 +14,7 @@ stale. Embedding happens before any write transaction is opened.
 from __future__ import annotations
 
 import hashlib
+from bisect import bisect_left, bisect_right
 import logging
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -21,13 +22,21 @@ from dataclasses import dataclass
 from typing import Protocol
 from pathlib import Path
 
-from ingest.chunking import chunk_document
+import numpy as np
+
+from ingest.chunking import chunk_document, split_sentences
+from ingest.docstore import SentenceVectors
 from ingest.errors import LoaderError
 from ingest.loaders import SUPPORTED_SUFFIXES, load_document
 from ingest.models import Chunk, IngestFileError, IngestReport, SourceDocument
 from ingest.store import Store
 
 logger = logging.getLogger(__name__)
+
+# A sentence's pooled vector is kept only when the chunk it came from showed the model
+# this share of its characters (the rest of a sentence cut by a chunk edge or the
+# model's token limit); sentences without one are encoded at ask time.
+SENTENCE_MIN_COVER = 0.8
 
 # Encode this many chunks per model call across documents: big batches keep the
 # model busy (per-document calls on short documents measured ~15% slower).
@@ -139,7 +148,7 @@ def ingest_paths(
     changed = False
     for group in _groups(pending, ENCODE_GROUP):
         texts = [ch.text for p in group for ch in p.chunks]
-        vectors = store.embedder.encode(texts)
+        vectors, sentence_vectors = _encode(store.embedder, group, texts)
         # One upsert for the whole group (per-document calls cost ~15% of ingest time);
         # vectors still precede the rows that make them visible.
         store.vectors.upsert(
@@ -150,7 +159,9 @@ def ingest_paths(
         )
         for p in group:
             n = len(p.chunks)
-            replaced = store.docs.replace_document(p.doc_id, p.doc, p.chunks, fingerprint)
+            replaced = store.docs.replace_document(
+                p.doc_id, p.doc, p.chunks, fingerprint, sentence_vectors.get(p.doc_id)
+            )
             if replaced:
                 store.vectors.delete(replaced)
             changed = True
@@ -174,6 +185,36 @@ def ingest_paths(
     if changed or not store.lexical_dir.exists():
         store.rebuild_lexical()
     return report
+
+
+def _encode(embedder: object, group: list[_Pending], texts: list[str]) -> tuple[np.ndarray, dict[str, SentenceVectors]]:
+    """Chunk vectors, and (when the embedder can pool spans) each document's sentence vectors."""
+    if not hasattr(embedder, "encode_with_spans"):
+        return embedder.encode(texts), {}  # type: ignore[attr-defined]
+    per_chunk: list[list[tuple[int, int]]] = []
+    layout: list[tuple[_Pending, list[list[tuple[int, int]]]]] = []
+    for p in group:
+        doc_spans = split_sentences(p.doc.text, 0)  # sorted, not overlapping
+        starts, ends = [s for s, _ in doc_spans], [e for _, e in doc_spans]
+        inside = [doc_spans[bisect_right(ends, ch.start) : bisect_left(starts, ch.end)] for ch in p.chunks]
+        layout.append((p, inside))
+        for ch, spans in zip(p.chunks, inside):
+            per_chunk.append([(max(s, ch.start) - ch.start, min(e, ch.end) - ch.start) for s, e in spans])
+    vectors, pooled = embedder.encode_with_spans(texts, per_chunk)  # type: ignore[attr-defined]
+    out: dict[str, SentenceVectors] = {}
+    k = 0
+    for p, inside in layout:
+        best: dict[tuple[int, int], tuple[float, np.ndarray]] = {}
+        for spans_of_chunk in inside:
+            got = pooled[k]
+            k += 1
+            for j, (s, e) in enumerate(spans_of_chunk):
+                cover = float(got.seen[j]) / max(e - s, 1)
+                if cover >= SENTENCE_MIN_COVER and cover > best.get((s, e), (0.0, None))[0]:
+                    best[(s, e)] = (cover, got.vectors[j])
+        spans = sorted(best)
+        out[p.doc_id] = SentenceVectors(spans=spans, vectors=np.stack([best[sp][1] for sp in spans]) if spans else None)
+    return vectors, out
 
 
 def _groups(items: Iterable[_Pending], size: int) -> Iterable[list[_Pending]]:

@@ -121,8 +121,8 @@ class Engine:
         question = validate_question(question)
         k = validate_k(k, self.settings.answer.evidence_chunks)
         vector, cands = self.candidates(question, max(self.settings.retrieval.candidates, k))
-        n_chunks = self.store.lexical().size
-        draft = self.composer.compose(question, vector, cands[:k], n_chunks)
+        index = self.store.lexical()
+        draft = self.composer.compose(question, vector, cands[:k], index.size, index.generation)
         if self.generator is not None and draft.bottom_line is not None:
             answer = self.generator.answer(question, draft, self)
         else:
