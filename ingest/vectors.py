@@ -32,7 +32,7 @@ class VectorIndex(Protocol):
     def delete(self, ids: Sequence[str]) -> None: ...
     def all_ids(self) -> set[str]: ...
     def count(self) -> int: ...
-    def query(self, vector: np.ndarray, n: int) -> list[tuple[str, float]]: ...
+    def query(self, vector: np.ndarray, n: int, known_count: int | None = None) -> list[tuple[str, float]]: ...
     def get_vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]: ...
 
 
@@ -151,10 +151,14 @@ class ChromaVectorIndex:
         """Number of vectors stored."""
         return int(self._collection.count())
 
-    def query(self, vector: np.ndarray, n: int) -> list[tuple[str, float]]:
-        """The ``n`` nearest chunk ids with cosine *similarity* (1 - distance), best first."""
-        total = self.count()
-        if total == 0:
+    def query(self, vector: np.ndarray, n: int, known_count: int | None = None) -> list[tuple[str, float]]:
+        """The ``n`` nearest chunk ids with cosine *similarity* (1 - distance), best first.
+
+        ``known_count``: a lower bound of the vectors stored, when the caller knows one
+        (skips a count call); ``n`` must not exceed it.
+        """
+        total = self.count() if known_count is None else known_count
+        if total == 0 or n <= 0:
             return []
         res = self._collection.query(
             query_embeddings=[np.asarray(vector, dtype=np.float32)], n_results=min(n, total), include=["distances"]

@@ -156,6 +156,8 @@ class Sentence:
     context: str = ""
     stems: set[str] = field(default_factory=set)
     merged: list["Sentence"] = field(default_factory=list)
+    stored_vector: np.ndarray | None = field(default=None, repr=False)  # pooled at ingest
+    vector: np.ndarray | None = field(default=None, repr=False)  # set for the sentences scored densely
 
     @property
     def key(self) -> tuple[str, int, int]:
@@ -225,6 +227,30 @@ CONFIDENCE_DENSE_WEIGHT = 0.35
 INTENT_FLOOR = 0.6
 
 
+@dataclass
+class _Scored:
+    """What scoring learnt about the question, for one answer."""
+
+    coverage: float  # share of the question's specific terms the evidence mentions (IDF-weighted)
+    missing: list[str]  # specific terms the corpus never uses, when they carry the question
+    focus: list[str]
+    weights: dict[str, float]
+    synonyms: dict[str, set[str]]
+
+    def local_coverage(self, s: Sentence) -> float:
+        """Share of the question's specific terms (IDF-weighted) that this one sentence and its headings mention."""
+        total = sum(self.weights[t] for t in self.focus)
+        if not total:
+            return 1.0
+        words = s.stems | set(stem_terms(s.context or ""))
+        return sum(self.weights[t] for t in self.focus if _covers(words, self.synonyms.get(t, {t}))) / total
+
+
+# Documents (text, sentence spans, sections, vectors) and ask-time sentence vectors kept between asks.
+DOC_CACHE_SIZE = 256
+VECTOR_CACHE_SIZE = 20000
+
+
 class ExtractiveComposer:
     """Builds answers from retrieved sentences; see the module docstring."""
 
@@ -241,32 +267,39 @@ class ExtractiveComposer:
         self._generation: int | None = None
 
     # -- sentence candidates
-    def _load(self, doc_ids: Sequence[str]) -> None:
-        """Read the documents not cached yet, in one query."""
-        missing = [d for d in dict.fromkeys(doc_ids) if d not in self._docs]
-        if not missing:
-            return
-        if len(self._docs) + len(missing) > 256:
-            self._docs.clear()
-        found = self.docs.evidence(missing)
-        for doc_id in missing:
-            ev = found.get(doc_id)
-            if ev is None or not ev.text:
-                self._docs[doc_id] = _DocView("", [], [])
+    # Several requests may compose at once (the API serves asks from a thread pool):
+    # the caches are only read with .get and written whole, and everything one
+    # answer depends on lives in locals, never in attributes.
+    def _views(self, doc_ids: Sequence[str]) -> dict[str, _DocView]:
+        """The documents' views, reading those not cached yet in one query."""
+        views: dict[str, _DocView] = {}
+        missing: list[str] = []
+        for doc_id in dict.fromkeys(doc_ids):
+            view = self._docs.get(doc_id)
+            if view is None:
+                missing.append(doc_id)
             else:
-                self._docs[doc_id] = _DocView(ev.text, split_sentences(ev.text, 0), ev.sections, ev.sentence_vectors)
-
-    def _doc(self, doc_id: str) -> _DocView:
-        self._load([doc_id])
-        return self._docs[doc_id]
+                views[doc_id] = view
+        if missing:
+            found = self.docs.evidence(missing)
+            if len(self._docs) + len(missing) > DOC_CACHE_SIZE:
+                self._docs = {}
+            for doc_id in missing:
+                ev = found.get(doc_id)
+                if ev is None or not ev.text:
+                    view = _DocView("", [], [])
+                else:
+                    view = _DocView(ev.text, split_sentences(ev.text, 0), ev.sections, ev.sentence_vectors)
+                views[doc_id] = self._docs[doc_id] = view
+        return views
 
     def sentences(self, cands: Sequence[Candidate]) -> list[Sentence]:
         """Whole sentences overlapping the given chunks (deduplicated across overlapping chunks)."""
         out: dict[tuple[str, int, int], Sentence] = {}
-        self._load([c.row.doc_id for c in cands])
+        views = self._views([c.row.doc_id for c in cands])
         for cand in cands:
             row = cand.row
-            view = self._doc(row.doc_id)
+            view = views[row.doc_id]
             for s, e in view.spans:
                 if e <= row.start or s >= row.end:
                     continue
@@ -286,12 +319,13 @@ class ExtractiveComposer:
                 out[key] = Sentence(
                     doc_id=row.doc_id, source=row.source, title=row.title, section=path[-1] if path else row.section,
                     start=s, end=e, text=sent_text, chunk_score=cand.fused, context=" ".join(path),
+                    stored_vector=view.vectors.get((s, e)),
                 )
         return list(out.values())
 
     # -- scoring
-    def score(self, question: str, query_vector: np.ndarray, sents: list[Sentence], n_docs: int) -> tuple[float, list[str]]:
-        """Score sentences in place; returns (coverage of the question's terms, terms the corpus lacks)."""
+    def score(self, question: str, query_vector: np.ndarray, sents: list[Sentence], n_docs: int) -> _Scored:
+        """Score sentences in place; returns the coverage of the question's terms and the terms the corpus lacks."""
         stop = stopword_stems()
         q_terms = [t for t in dict.fromkeys(stem_terms(question)) if t not in stop]
         syn = _synonym_stems()
@@ -321,20 +355,18 @@ class ExtractiveComposer:
                 s.lexical *= 0.5  # "This review aims to ..." describes the document, it answers nothing
         # dense similarity for the most promising sentences only (each encode costs time)
         pre = sorted(sents, key=lambda s: -(0.6 * s.lexical + 0.4 * s.chunk_score))[: self.dense_top]
+        # Vectors pooled at ingest; a store written before they existed has none, and
+        # those sentences are encoded here (and cached until the store changes).
         for s in pre:
-            if s.key not in self._vector_cache:  # pooled at ingest (stores written before have none)
-                stored = self._docs[s.doc_id].vectors.get((s.start, s.end)) if s.doc_id in self._docs else None
-                if stored is not None:
-                    self._vector_cache[s.key] = stored
-        todo = [s for s in pre if s.key not in self._vector_cache]
+            s.vector = s.stored_vector if s.stored_vector is not None else self._vector_cache.get(s.key)
+        todo = [s for s in pre if s.vector is None]
         if todo:
-            vecs = self.embedder.encode([clean_statement_text(s.text) for s in todo])
-            for s, v in zip(todo, vecs):
-                self._vector_cache[s.key] = v
-            if len(self._vector_cache) > 20000:
-                self._vector_cache.clear()
+            if len(self._vector_cache) + len(todo) > VECTOR_CACHE_SIZE:
+                self._vector_cache = {}
+            for s, v in zip(todo, self.embedder.encode([clean_statement_text(s.text) for s in todo])):
+                s.vector = self._vector_cache[s.key] = v
         for s in pre:
-            s.dense = float(np.dot(self._vector_cache[s.key], query_vector))
+            s.dense = float(np.dot(s.vector, query_vector))
         for s in sents:
             dense = s.dense if s in pre else 0.0
             wd, wl, wc, wi = SCORE_WEIGHTS
@@ -352,22 +384,12 @@ class ExtractiveComposer:
                 missing.append(t)
                 mw += weights[t]
         coverage = cw / fw if fw else 1.0
-        self._focus = (focus, weights, syn)
         # Words the corpus never uses make the question unanswerable only when they carry
         # most of what it is about ("antibiotics for pneumonia"), not for one odd word.
         if not fw or mw / fw < 0.5:
             missing = []
         missing.extend(_missing_vitamins(question, sents))
-        return coverage, missing
-
-    def _local_coverage(self, s: Sentence) -> float:
-        """Share of the question's specific terms (IDF-weighted) that this one sentence and its headings mention."""
-        focus, weights, syn = self._focus
-        total = sum(weights[t] for t in focus)
-        if not total:
-            return 1.0
-        words = s.stems | set(stem_terms(s.context or ""))
-        return sum(weights[t] for t in focus if _covers(words, syn.get(t, {t}))) / total
+        return _Scored(coverage, missing, focus, weights, syn)
 
     # -- composition
     def compose(
@@ -384,16 +406,16 @@ class ExtractiveComposer:
         have been re-ingested, and the cached texts and vectors are dropped.
         """
         if generation is not None and generation != self._generation:
-            self._docs.clear()
-            self._vector_cache.clear()
+            self._docs, self._vector_cache = {}, {}
             self._generation = generation
         a = self.settings.answer
         sents = self.sentences(cands)
-        coverage, missing = self.score(question, query_vector, sents, n_docs)
+        scored = self.score(question, query_vector, sents, n_docs)
+        coverage, missing = scored.coverage, scored.missing
         ranked = sorted(sents, key=lambda s: (-s.score, s.doc_id, s.start))
         best = ranked[0].score if ranked else 0.0
         top_dense = max((s.dense for s in ranked[:3]), default=0.0)
-        local = max((self._local_coverage(s) for s in ranked[:3]), default=0.0)
+        local = max((scored.local_coverage(s) for s in ranked[:3]), default=0.0)
         intent = max((s.intent for s in ranked[:3]), default=0.0) if question_intents(question) else 1.0
         confidence = _confidence(top_dense, local, intent, bool(missing))
         signals = {"dense": top_dense, "local_coverage": local, "intent": intent, "coverage": coverage, "missing": float(bool(missing))}
@@ -403,7 +425,7 @@ class ExtractiveComposer:
                 break
             if s.score < max(a.min_sentence_score, RELATIVE_CUTOFF * best):
                 break
-            dup = next((c for c in chosen if _near_duplicate(c, s, self._vector_cache)), None)
+            dup = next((c for c in chosen if _near_duplicate(c, s)), None)
             if dup is not None:
                 if dup.doc_id != s.doc_id and all(m.doc_id != s.doc_id for m in dup.merged):
                     dup.merged.append(s)
@@ -450,15 +472,14 @@ def _intent_score(intents: set[str], text: str, section: str | None) -> float:
     return hits / len(intents)
 
 
-def _near_duplicate(a: Sentence, b: Sentence, vectors: dict[tuple[str, int, int], np.ndarray]) -> bool:
+def _near_duplicate(a: Sentence, b: Sentence) -> bool:
     if a.doc_id == b.doc_id and not (a.end <= b.start or b.end <= a.start):
         return True
     if a.stems and b.stems:
         jac = len(a.stems & b.stems) / len(a.stems | b.stems)
         if jac >= 0.6:
             return True
-    va, vb = vectors.get(a.key), vectors.get(b.key)
-    return va is not None and vb is not None and float(np.dot(va, vb)) >= 0.92
+    return a.vector is not None and b.vector is not None and float(np.dot(a.vector, b.vector)) >= 0.92
 
 
 def group_label(s: Sentence) -> str:

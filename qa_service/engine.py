@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ingest.errors import MedciteError, UsageError
+from ingest.errors import EmptyStoreError, MedciteError, UsageError
 from ingest.settings import Settings
 from ingest.store import Store
 from qa_service.answering import (
@@ -101,11 +101,18 @@ class Engine:
     def _term_stats(self, text: str) -> dict[str, int]:
         return self.store.lexical().term_stats(text)
 
-    def candidates(self, query: str, n: int | None = None) -> tuple[np.ndarray, list[Candidate]]:
+    def _index(self) -> Any:
+        """The lexical index of the store as it is now (one generation check), or the empty-store error."""
+        index = self.store.lexical()
+        if index.size == 0:
+            raise EmptyStoreError()
+        return index
+
+    def candidates(self, query: str, n: int | None = None, index: Any | None = None) -> tuple[np.ndarray, list[Candidate]]:
         """Query vector and fused candidates (for callers that need more than passages)."""
-        self.store.require_documents()
+        index = index if index is not None else self._index()
         vector = self._embed_query(query)
-        return vector, self.searcher.candidates(query, vector, n)
+        return vector, self.searcher.candidates(query, vector, n, index=index)
 
     def search(self, query: str, k: int | None = None) -> SearchResult:
         """The ``k`` best passages for ``query``."""
@@ -120,8 +127,8 @@ class Engine:
         started = time.perf_counter()
         question = validate_question(question)
         k = validate_k(k, self.settings.answer.evidence_chunks)
-        vector, cands = self.candidates(question, max(self.settings.retrieval.candidates, k))
-        index = self.store.lexical()
+        index = self._index()  # one snapshot of the store for the whole answer
+        vector, cands = self.candidates(question, max(self.settings.retrieval.candidates, k), index)
         draft = self.composer.compose(question, vector, cands[:k], index.size, index.generation)
         if self.generator is not None and draft.bottom_line is not None:
             answer = self.generator.answer(question, draft, self)

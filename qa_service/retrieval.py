@@ -71,14 +71,26 @@ class HybridSearcher:
         self.store = store
         self.settings = settings
 
-    def candidates(self, query: str, query_vector: np.ndarray, n: int | None = None, dense_weight: float | None = None) -> list[Candidate]:
-        """Fused candidates (up to ``n`` from each retriever), best first."""
+    def candidates(
+        self,
+        query: str,
+        query_vector: np.ndarray,
+        n: int | None = None,
+        dense_weight: float | None = None,
+        index: Any | None = None,
+    ) -> list[Candidate]:
+        """Fused candidates (up to ``n`` from each retriever), best first.
+
+        ``index``: the lexical index the caller already holds (saves a store check).
+        """
         r = self.settings.retrieval
         n = n or r.candidates
         weight = r.dense_weight if dense_weight is None else dense_weight
         lexical_query = expand_query(query) if r.query_expansion else query
-        dense_hits = self.store.vectors.query(query_vector, n)
-        index = self.store.lexical()
+        index = index if index is not None else self.store.lexical()
+        # every chunk row has its vector (vectors are written first), so the index size
+        # bounds the hits and spares Chroma a count per query
+        dense_hits = self.store.vectors.query(query_vector, min(n, index.size), known_count=index.size)
         lex_scores = index.scores(lexical_query)
         lex_hits: list[tuple[str, float]] = []
         lex_by_id: dict[str, float] = {}
