@@ -145,3 +145,28 @@ def test_empty_store_explains_how_to_ingest(tmp_path, embedder) -> None:  # type
             engine.ask("What dose?")
     finally:
         engine.close()
+
+
+def _essence(answer: Answer) -> tuple[object, ...]:
+    return (
+        answer.abstained,
+        answer.confidence,
+        tuple(st.text for st in answer.statements),
+        tuple((c.doc_id, c.start, c.end) for c in answer.citations),
+    )
+
+
+def test_answers_do_not_depend_on_earlier_questions_or_concurrent_ones(corpus_engine: Engine) -> None:
+    """The API answers from a thread pool: one answer must never see another's state."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    questions = [q for q, _ in ANSWERABLE] + UNANSWERABLE
+    corpus_engine.composer._docs, corpus_engine.composer._vector_cache = {}, {}
+    forward = {q: _essence(corpus_engine.ask(q)) for q in questions}
+    corpus_engine.composer._docs, corpus_engine.composer._vector_cache = {}, {}
+    backward = {q: _essence(corpus_engine.ask(q)) for q in reversed(questions)}
+    assert backward == forward
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        concurrent = list(pool.map(lambda q: (q, _essence(corpus_engine.ask(q))), questions * 3))
+    for q, essence in concurrent:
+        assert essence == forward[q], q
