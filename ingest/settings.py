@@ -63,7 +63,7 @@ class AnswerSettings(BaseModel):
     evidence_chunks: int = Field(default=16, ge=1, le=50, description="Best chunks whose sentences `ask` considers (its -k).")
     max_statements: int = Field(default=8, ge=1, le=20, description="Most statements an answer holds.")
     abstain_threshold: float = Field(
-        default=0.55, ge=0.0, le=1.0,
+        default=0.50, ge=0.0, le=1.0,
         description="Below this evidence score the answer abstains (calibrated on dev questions, see eval/gold/README.md).",
     )
     min_sentence_score: float = Field(default=0.3, ge=0.0, le=1.0, description="Sentences below are not used.")
