@@ -140,6 +140,9 @@ def instrument(timer: StageTimer, store: Any) -> list[Any]:
 
     return [
         timer.wrap(store.embedder, "encode", "model encode"),
+        # the pipeline's one model pass: chunk vectors plus the sentence vectors pooled from it
+        timer.wrap(store.embedder, "encode_with_spans", "model encode"),
+        timer.wrap(pipeline, "split_sentences", "sentence spans (for pooled sentence vectors)"),
         timer.wrap(pipeline, "load_document", "load files (loaders)"),
         timer.wrap(pipeline, "chunk_document", "chunking"),
         timer.wrap(ChromaVectorIndex, "upsert", "Chroma upsert"),
