@@ -98,7 +98,7 @@ class HybridSearcher:
             k = min(n, index.size)
             top = np.argpartition(-lex_scores, k - 1)[:k] if k < index.size else np.arange(index.size)
             lex_hits = [(index.chunk_ids[int(i)], float(lex_scores[i])) for i in top if lex_scores[i] > 0]
-            position = {cid: i for i, cid in enumerate(index.chunk_ids)}
+            position = index.positions
         dense_by_id = dict(dense_hits)
         ids = list(dict.fromkeys([cid for cid, _ in dense_hits] + [cid for cid, _ in lex_hits]))
         missing_dense = [cid for cid in ids if cid not in dense_by_id]

@@ -138,6 +138,9 @@ def extract_quantities(text: str) -> list[Quantity]:
     return out
 
 
+# pint conversions dominate the conflict check (ask compares each candidate statement with
+# the chosen ones): the same quantities recur, so conversions and contexts are cached.
+@lru_cache(maxsize=8192)
 def _base(q: Quantity) -> tuple[str, float, float] | None:
     """(dimensionality, low, high) in base units."""
     try:
@@ -151,12 +154,13 @@ def _base(q: Quantity) -> tuple[str, float, float] | None:
 _UNIT_WORDS = set(_UNIT_ALIASES) | {"approximately", "about", "around", "per", "time", "times"}
 
 
-def _context(text: str, q: Quantity, window: int = 10) -> set[str]:
+@lru_cache(maxsize=8192)
+def _context(text: str, q: Quantity, window: int = 10) -> frozenset[str]:
     """Content words within ``window`` words either side of the quantity."""
     lo, hi = q.span
     left = text[:lo].split()[-window:]
     right = text[hi:].split()[:window]
-    return {t for t in stem_terms(" ".join(left + right)) if not t.isdigit() and t not in _UNIT_WORDS}
+    return frozenset(t for t in stem_terms(" ".join(left + right)) if not t.isdigit() and t not in _UNIT_WORDS)
 
 
 def _word_before(text: str, q: Quantity) -> str:
