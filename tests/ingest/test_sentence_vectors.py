@@ -78,6 +78,24 @@ def test_ingest_stores_a_vector_for_every_sentence_of_the_corpus(store: Store) -
         assert float(np.mean(sims)) > 0.6, sims
 
 
+def test_sentences_past_the_model_token_limit_are_encoded_on_their_own(store: Store, tmp_path: Path) -> None:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    # ~600 tokens in under 1000 characters: one chunk, most of it past the model's 256 tokens
+    values = ", ".join(f"{i}.{i % 7}" for i in range(120))
+    text = f"Serum values were {values}. The last sentence says ferritin was low.\n"
+    (folder / "dense.txt").write_text(text, encoding="utf-8")
+    ingest_paths(store, [folder])
+    (doc,) = store.list_documents()
+    assert doc.chunks == 1
+    ev = store.docs.evidence([doc.doc_id])[doc.doc_id]
+    spans = split_sentences(ev.text, 0)
+    assert len(spans) == 2 and set(ev.sentence_vectors) == set(spans)
+    s, e = spans[1]
+    alone = store.embedder.encode([ev.text[s:e]])[0]
+    assert float(np.dot(alone, ev.sentence_vectors[(s, e)])) > 0.99  # encoded alone, not pooled
+
+
 def test_update_replaces_and_prune_deletes_sentence_vectors(store: Store, tmp_path: Path) -> None:
     folder = tmp_path / "docs"
     folder.mkdir()
@@ -119,7 +137,8 @@ class CountingEmbedder:
         return self.inner.encode_with_spans(texts, spans, **kwargs)
 
 
-QUESTION = "What dose of hydroxocobalamin is given to infants with B12 deficiency?"
+QUESTION = "What dose of cobalamin is recommended for infants up to 12 months?"
+DOSE_QUESTION = "What dose of hydroxocobalamin do infants with B12 deficiency receive?"
 
 
 def test_ask_runs_the_model_on_the_question_only(tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
@@ -171,7 +190,7 @@ def test_reingest_in_the_same_process_never_serves_stale_sentences(tmp_path: Pat
     engine = Engine.open(get_settings(tmp_path / "data"), embedder=embedder)
     try:
         ingest_paths(engine.store, [folder])
-        first = engine.ask(QUESTION)
+        first = engine.ask(DOSE_QUESTION)
         assert not first.abstained
         note.write_text(
             "Background\n\nThis note was revised.\n\nDosing\n\n"
@@ -179,7 +198,7 @@ def test_reingest_in_the_same_process_never_serves_stale_sentences(tmp_path: Pat
             encoding="utf-8",
         )
         ingest_paths(engine.store, [folder])
-        second = engine.ask(QUESTION)
+        second = engine.ask(DOSE_QUESTION)
         assert not second.abstained
         text = engine.store.get_document(second.citations[0].doc_id).text
         for c in second.citations:
