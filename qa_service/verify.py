@@ -190,7 +190,11 @@ class ConflictFinding:
 
 
 def find_conflicts(statements: list[tuple[int, str]]) -> list[ConflictFinding]:
-    """Pairs of statements (index, text) giving different values for the same quantity."""
+    """Pairs of statements (index, text) giving different values for the same quantity.
+
+    Two measured results (each given with its normal range) never conflict: they are
+    observations of different people or moments, while sources disagree in claims.
+    """
     parsed = [(i, text, extract_quantities(text)) for i, text in statements]
     findings: list[ConflictFinding] = []
     seen: set[tuple[int, int]] = set()
@@ -198,6 +202,8 @@ def find_conflicts(statements: list[tuple[int, str]]) -> list[ConflictFinding]:
         for y in range(x + 1, len(parsed)):
             ia, ta, qa = parsed[x]
             ib, tb, qb = parsed[y]
+            if _is_measurement(ta) and _is_measurement(tb):
+                continue  # two lab results (a mother's and her infant's B12) are observations, not claims
             for q1 in qa:
                 b1 = _base(q1)
                 if b1 is None:
@@ -234,6 +240,15 @@ def find_conflicts(statements: list[tuple[int, str]]) -> list[ConflictFinding]:
                         ConflictFinding(ia, ib, f'{subject}: "{q1.surface}" vs "{q2.surface}" (a {fold} difference{hint})')
                     )
     return findings
+
+
+# A measured result reported against its reference range: "B12 was 53 pg/mL (normal range: 200-900)".
+_MEASUREMENT = re.compile(r"\(\s*normal(?:\s+range)?\s*[:<>≤≥]|\bnormal range\b|\breference range\b", re.IGNORECASE)
+
+
+def _is_measurement(text: str) -> bool:
+    """A statement reporting a measured value against a reference range (a patient's result)."""
+    return bool(_MEASUREMENT.search(text))
 
 
 def _subject(text: str, q: Quantity, shared: set[str]) -> str:

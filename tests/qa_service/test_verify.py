@@ -37,6 +37,15 @@ def test_different_subjects_are_not_compared() -> None:
     assert find_conflicts([(0, a), (1, b)]) == []
 
 
+def test_two_measured_results_are_observations_not_a_conflict() -> None:
+    mother = "However, vitamin B12 levels were decreased at 110 pg/mL (normal range: 200–900 pg/mL)."
+    infant = "Serum folate levels were normal, while vitamin B12 was severely decreased at 53 pg/mL (normal range: 200–900 pg/mL)."
+    assert find_conflicts([(0, mother), (1, infant)]) == []
+    # a claim against a measurement is still compared
+    claim = "Vitamin B12 levels are typically 110 pg/mL in deficient mothers."
+    assert find_conflicts([(0, claim), (1, infant)]) != []
+
+
 def test_a_sentence_with_several_times_does_not_conflict_with_one_of_them() -> None:
     a = "Laboratory monitoring: Check vitamin B12 levels at 1 month and 3 months after treatment initiation"
     b = "Response to treatment: Significant improvement in B12 levels can be expected after 1 month of appropriate therapy"
