@@ -112,7 +112,8 @@ GENERIC_TERMS = set(
         "case cases report reports reported patient study article review paper according "
         # verbs of question phrasing ("what did the work-up show", "how long did it take")
         "take takes took taken make made start started starting show shows showed shown "
-        "find finds found give gave given name named notice noticed see saw seen reach reached soon quickly"
+        "find finds found give gave given name named notice noticed see saw seen reach reached soon quickly "
+        "change changes changed"
     )
 )
 
@@ -450,12 +451,14 @@ class ExtractiveComposer:
 
 def _covers(words: set[str], alternatives: set[str]) -> bool:
     """A term is covered by an equal stem, inside a compound ("antibodi" in "autoantibodi"), or by
-    a longer or shorter form of one word ("infant" / "infantil": the stemmer keeps them apart)."""
+    a longer or shorter form of one word ("infant" / "infantil": the stemmer keeps them apart), or a
+    word of the same root (seven letters alike)."""
     if words & alternatives:
         return True
     return any(
         (len(a) >= 5 and any(a in w for w in words if len(w) > len(a)))
         or (len(a) >= 6 and any(len(w) >= 6 and a.startswith(w) for w in words))
+        or (len(a) >= 7 and any(w[:7] == a[:7] for w in words))  # one root: "neutrophil" / "neutropenia"
         for a in alternatives
     )
 
