@@ -34,8 +34,9 @@ def load(path: Path) -> list[tuple[str, bool]]:
 def signals(engine: Engine, questions: list[tuple[str, bool]]) -> list[tuple[bool, dict[str, float]]]:
     out = []
     for q, answerable in questions:
-        vec, cands = engine.candidates(q)
-        draft = engine.composer.compose(q, vec, cands[: engine.settings.answer.evidence_chunks], engine.store.lexical().size, engine.store.lexical().generation)
+        index = engine.store.lexical()
+        vec, cands = engine.candidates(q, index=index)
+        draft = engine.composer.compose(q, vec, cands[: engine.settings.answer.evidence_chunks], index)
         out.append((answerable, draft.signals))
     return out
 

@@ -101,12 +101,6 @@ class SentenceVectors:
     spans: list[tuple[int, int]]
     vectors: np.ndarray | None
 
-    def as_dict(self) -> dict[tuple[int, int], np.ndarray]:
-        """``{(start, end): vector}``."""
-        if self.vectors is None:
-            return {}
-        return {span: self.vectors[i] for i, span in enumerate(self.spans)}
-
 
 @dataclass(frozen=True)
 class DocEvidence:
@@ -260,7 +254,7 @@ class DocumentStore:
                     if r.vectors is not None:
                         spans = [tuple(sp) for sp in json.loads(r.spans)]
                         matrix = np.frombuffer(r.vectors, dtype=np.float16).reshape(len(spans), r.dimension)
-                        vectors = SentenceVectors(spans, matrix.astype(np.float32)).as_dict()  # type: ignore[arg-type]
+                        vectors = dict(zip(spans, matrix.astype(np.float32)))  # type: ignore[arg-type]
                     out[r.doc_id] = DocEvidence(r.text, [Section(**s) for s in json.loads(r.sections or "[]")], vectors)
         return out
 
@@ -331,11 +325,9 @@ class DocumentStore:
         now = datetime.now(timezone.utc).isoformat(timespec="seconds")
         with self.engine.begin() as conn:
             old = list(conn.execute(select(chunks_table.c.chunk_id).where(chunks_table.c.doc_id == doc_id)).scalars())
-            conn.execute(delete(chunks_table).where(chunks_table.c.doc_id == doc_id))
-            conn.execute(delete(sentence_vectors_table).where(sentence_vectors_table.c.doc_id == doc_id))
-            conn.execute(delete(documents_table).where(documents_table.c.doc_id == doc_id))
-            # A file renamed onto a path another document had: the path column is unique.
-            self._delete_docs(conn, conn.execute(select(documents_table.c.doc_id).where(documents_table.c.path == doc.path)).scalars().all())
+            # this document, and one that had its path (a file renamed onto it: the path column is unique)
+            same_path = conn.execute(select(documents_table.c.doc_id).where(documents_table.c.path == doc.path)).scalars()
+            self._delete_docs(conn, [doc_id, *same_path])
             conn.execute(
                 insert(documents_table).values(
                     doc_id=doc_id,

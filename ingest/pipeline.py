@@ -192,7 +192,7 @@ def _encode(embedder: object, group: list[_Pending], texts: list[str]) -> tuple[
     if not hasattr(embedder, "encode_with_spans"):
         return embedder.encode(texts), {}  # type: ignore[attr-defined]
     per_chunk: list[list[tuple[int, int]]] = []
-    layout: list[tuple[_Pending, list[list[tuple[int, int]]]]] = []
+    layout: list[tuple[_Pending, list[list[tuple[int, int]]]]] = []  # per document: each chunk's sentences
     for p in group:
         doc_spans = split_sentences(p.doc.text, 0)  # sorted, not overlapping
         starts, ends = [s for s, _ in doc_spans], [e for _, e in doc_spans]
@@ -201,35 +201,30 @@ def _encode(embedder: object, group: list[_Pending], texts: list[str]) -> tuple[
         for ch, spans in zip(p.chunks, inside):
             per_chunk.append([(max(s, ch.start) - ch.start, min(e, ch.end) - ch.start) for s, e in spans])
     vectors, pooled = embedder.encode_with_spans(texts, per_chunk)  # type: ignore[attr-defined]
-    found: list[dict[tuple[int, int], np.ndarray]] = []
-    k = 0
+    # per document: every sentence some chunk overlaps -> (share of it the model saw, vector)
+    best: list[dict[tuple[int, int], tuple[float, np.ndarray | None]]] = []
+    chunk_pools = iter(pooled)
     for _p, inside in layout:
-        best: dict[tuple[int, int], tuple[float, np.ndarray]] = {}
+        doc_best: dict[tuple[int, int], tuple[float, np.ndarray | None]] = {}
         for spans_of_chunk in inside:
-            got = pooled[k]
-            k += 1
+            got = next(chunk_pools)
             for j, (s, e) in enumerate(spans_of_chunk):
                 cover = float(got.seen[j]) / max(e - s, 1)
-                if cover >= SENTENCE_MIN_COVER and cover > best.get((s, e), (0.0, None))[0]:
-                    best[(s, e)] = (cover, got.vectors[j])
-        found.append({span: vec for span, (_, vec) in best.items()})
-    # Sentences no chunk showed the model whole (past its token limit): encoded on their own
-    # (measured: 0.4% of the sentences of the 20k-chunk benchmark store, 3% of their text).
-    rest = [(i, sp) for i, (p, inside) in enumerate(layout) for sp in _doc_spans(inside) if sp not in found[i]]
+                if cover > doc_best.get((s, e), (-1.0, None))[0]:
+                    doc_best[(s, e)] = (cover, got.vectors[j])
+        best.append(doc_best)
+    # Sentences no chunk showed the model whole enough (past its token limit): encoded on their
+    # own (measured: 0.4% of the sentences of the 20k-chunk benchmark store, 3% of their text).
+    rest = [(i, sp) for i, doc_best in enumerate(best) for sp, (cover, _) in doc_best.items() if cover < SENTENCE_MIN_COVER]
     if rest:
         extra = embedder.encode([layout[i][0].doc.text[s:e] for i, (s, e) in rest])  # type: ignore[attr-defined]
         for (i, sp), vec in zip(rest, extra):
-            found[i][sp] = vec
+            best[i][sp] = (1.0, vec)
     out: dict[str, SentenceVectors] = {}
-    for (p, _inside), vecs in zip(layout, found):
-        spans = sorted(vecs)
-        out[p.doc_id] = SentenceVectors(spans=spans, vectors=np.stack([vecs[sp] for sp in spans]) if spans else None)
+    for (p, _inside), doc_best in zip(layout, best):
+        spans = sorted(doc_best)
+        out[p.doc_id] = SentenceVectors(spans=spans, vectors=np.stack([doc_best[sp][1] for sp in spans]) if spans else None)
     return vectors, out
-
-
-def _doc_spans(inside: list[list[tuple[int, int]]]) -> list[tuple[int, int]]:
-    """The document's sentences that some chunk overlaps, in order."""
-    return list(dict.fromkeys(sp for spans in inside for sp in spans))
 
 
 def _groups(items: Iterable[_Pending], size: int) -> Iterable[list[_Pending]]:

@@ -188,6 +188,16 @@ class Draft:
     signals: dict[str, float] = field(default_factory=dict)
 
 
+class LexicalSnapshot(Protocol):
+    """The store's lexical index as one answer sees it (``ingest.lexical.BM25Index``)."""
+
+    generation: int  # the store's change counter the index reflects
+
+    @property
+    def size(self) -> int: ...
+    def term_stats(self, text: str) -> dict[str, int]: ...
+
+
 class TextSource(Protocol):
     """Where the composer reads documents from (``ingest.docstore.DocumentStore``)."""
 
@@ -268,11 +278,10 @@ class ExtractiveComposer:
 
     name = "extractive"
 
-    def __init__(self, embedder: Any, settings: Any, docs: TextSource, term_stats: Any, dense_top: int = 10) -> None:
+    def __init__(self, embedder: Any, settings: Any, docs: TextSource, dense_top: int = 10) -> None:
         self.embedder = embedder
         self.settings = settings
         self.docs = docs
-        self.term_stats = term_stats  # callable: text -> {stem: document frequency}
         self.dense_top = dense_top
         self._docs: dict[str, _DocView] = {}
         self._vector_cache: dict[tuple[str, int, int], np.ndarray] = {}
@@ -336,12 +345,13 @@ class ExtractiveComposer:
         return list(out.values())
 
     # -- scoring
-    def score(self, question: str, query_vector: np.ndarray, sents: list[Sentence], n_docs: int) -> _Scored:
+    def score(self, question: str, query_vector: np.ndarray, sents: list[Sentence], index: LexicalSnapshot) -> _Scored:
         """Score sentences in place; returns the coverage of the question's terms and the terms the corpus lacks."""
         stop = stopword_stems()
         q_terms = [t for t in dict.fromkeys(stem_terms(question)) if t not in stop]
         syn = _with_joined_forms(question, _synonym_stems())
-        df = self.term_stats(" ".join(sorted({a for t in q_terms for a in syn.get(t, {t})})))
+        n_docs = index.size
+        df = index.term_stats(" ".join(sorted({a for t in q_terms for a in syn.get(t, {t})})))
         weights: dict[str, float] = {}
         for t in q_terms:
             d = df.get(t, 0)
@@ -409,20 +419,20 @@ class ExtractiveComposer:
         question: str,
         query_vector: np.ndarray,
         cands: Sequence[Candidate],
-        n_docs: int,
-        generation: int | None = None,
+        index: LexicalSnapshot,
     ) -> Draft:
         """Choose, merge, order and group sentences for ``question``.
 
-        ``generation`` is the store's change counter: when it moved, a document may
-        have been re-ingested, and the cached texts and vectors are dropped.
+        ``index`` is the store's lexical index as this answer sees it (term statistics).
+        When its generation moved, a document may have been re-ingested, and the
+        cached texts and vectors are dropped.
         """
-        if generation is not None and generation != self._generation:
+        if index.generation != self._generation:
             self._docs, self._vector_cache = {}, {}
-            self._generation = generation
+            self._generation = index.generation
         a = self.settings.answer
         sents = self.sentences(cands)
-        scored = self.score(question, query_vector, sents, n_docs)
+        scored = self.score(question, query_vector, sents, index)
         coverage, missing = scored.coverage, scored.missing
         ranked = sorted(sents, key=lambda s: (-s.score, s.doc_id, s.start))
         best = ranked[0].score if ranked else 0.0

@@ -65,7 +65,7 @@ class Engine:
         self.settings = settings
         self.store = store
         self.searcher = HybridSearcher(store, settings)
-        self.composer = ExtractiveComposer(store.embedder, settings, store.docs, self._term_stats)
+        self.composer = ExtractiveComposer(store.embedder, settings, store.docs)
         self.generator = generator  # an LLM answerer (qa_service.llm) or None for extractive
 
     @classmethod
@@ -98,9 +98,6 @@ class Engine:
     def _embed_query(self, text: str) -> np.ndarray:
         return self.store.embedder.encode([text])[0]
 
-    def _term_stats(self, text: str) -> dict[str, int]:
-        return self.store.lexical().term_stats(text)
-
     def _index(self) -> Any:
         """The lexical index of the store as it is now (one generation check), or the empty-store error."""
         index = self.store.lexical()
@@ -129,7 +126,7 @@ class Engine:
         k = validate_k(k, self.settings.answer.evidence_chunks)
         index = self._index()  # one snapshot of the store for the whole answer
         vector, cands = self.candidates(question, max(self.settings.retrieval.candidates, k), index)
-        draft = self.composer.compose(question, vector, cands[:k], index.size, index.generation)
+        draft = self.composer.compose(question, vector, cands[:k], index)
         if self.generator is not None and draft.bottom_line is not None:
             answer = self.generator.answer(question, draft, self)
         else:
