@@ -36,7 +36,9 @@ def nih_documents(path: Path) -> dict[str, str]:
     return documents
 
 
-def build_nih(out_dir: Path, *, data_root: Path, force: bool = False, gold_file: Path = GOLD_FILE) -> BuildSummary:
+def build_nih(
+    out_dir: Path, *, data_root: Path, force: bool = False, gold_file: Path = GOLD_FILE
+) -> BuildSummary:
     """Write ``out_dir/corpus/<safe doc id>.md`` for all demo-corpus documents and ``out_dir/gold.jsonl``.
 
     Args:
