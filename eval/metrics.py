@@ -15,7 +15,7 @@ Definitions (README "Eval" repeats them for users):
   citation's text of a non-abstained answer (abstentions' "nearest evidence" is not cited
   as support, so it does not count).
 * ``statement_support`` — statements of non-abstained answers whose cited citations'
-  texts support them (``qa_service.verify.statement_supported``); a citation id that the
+  texts support them (``eval.judge.judge_support``, the harness's own judge, independent of the engine's check); a citation id that the
   answer does not hold makes its statement unsupported.
 * ``abstain_recall`` / ``false_abstain_rate`` / ``abstain_precision`` — abstentions on
   unanswerable questions / non-answers on answerable ones / abstentions that were right.
@@ -49,7 +49,7 @@ from typing import Literal
 from eval.matching import fact_stated, quote_in, source_matches, spans_overlap
 from eval.models import CitationResult, GoldItem, QuestionResult, StatementResult
 from qa_service.models import Answer, Passage
-from qa_service.verify import statement_supported
+from eval.judge import judge_support
 
 logger = logging.getLogger(__name__)
 
@@ -242,7 +242,7 @@ def _check_statements(answer: Answer) -> list[StatementResult]:
     out = []
     for st in answer.statements:
         texts = [by_id[i] for i in st.citations if i in by_id]
-        ok = bool(st.citations) and len(texts) == len(st.citations) and statement_supported(st.text, texts)
+        ok = bool(st.citations) and len(texts) == len(st.citations) and judge_support(st.text, texts)
         out.append(StatementResult(text=st.text, citations=list(st.citations), supported=ok))
     return out
 

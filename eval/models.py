@@ -94,7 +94,7 @@ class StatementResult(BaseModel):
 
     text: str
     citations: list[int]
-    supported: bool = Field(description="statement_supported(text, cited texts), checked by the harness.")
+    supported: bool = Field(description="judge_support(text, cited texts): the harness's own judge (eval.judge).")
 
 
 class CitationResult(BaseModel):

@@ -52,7 +52,9 @@ class RetrievalSettings(BaseModel):
     top_k: int = Field(default=5, ge=1, le=50, description="Passages returned by search / used by ask.")
     candidates: int = Field(default=30, ge=5, le=500, description="Candidates taken from each retriever before fusion.")
     dense_weight: float = Field(default=0.7, ge=0.0, le=1.0, description="Base weight of the dense retriever in fusion.")
-    query_expansion: bool = Field(default=True, description="Expand clinical abbreviations and synonyms.")
+    query_expansion: bool = Field(
+        default=True, description="Add the other (British / American) spelling of query words to the lexical query."
+    )
 
 
 class AnswerSettings(BaseModel):
@@ -62,11 +64,31 @@ class AnswerSettings(BaseModel):
 
     evidence_chunks: int = Field(default=16, ge=1, le=50, description="Best chunks whose sentences `ask` considers (its -k).")
     max_statements: int = Field(default=8, ge=1, le=20, description="Most statements an answer holds.")
-    abstain_threshold: float = Field(
-        default=0.50, ge=0.0, le=1.0,
-        description="Below this evidence score the answer abstains (calibrated on dev questions, see eval/gold/README.md).",
+    abstain_threshold: float | None = Field(
+        default=None, ge=0.0, le=1.0,
+        description=(
+            "Below this confidence the answer abstains; unset = the threshold calibrated on dev questions together "
+            "with the ranker (stored in its file; benchmarks/train_ranker.py)."
+        ),
     )
-    min_sentence_score: float = Field(default=0.3, ge=0.0, le=1.0, description="Sentences below are not used.")
+    min_sentence_score: float = Field(
+        default=0.3, ge=0.0, le=1.0, description="Sentences whose ranker probability is below are not used."
+    )
+    relative_cutoff: float = Field(
+        default=0.5, ge=0.0, le=1.0,
+        description="A further statement needs at least this share of the best sentence's probability.",
+    )
+    neighbour_similarity: float = Field(
+        default=0.7, ge=0.0, le=1.0,
+        description=(
+            "A question word the corpus never uses matches retrieved words at least this close in meaning "
+            "(word vectors of the embedding model; 1 = off)."
+        ),
+    )
+    neighbour_chunks: int = Field(default=8, ge=1, le=50, description="Best chunks whose words are neighbour candidates.")
+    ranker_path: str | None = Field(
+        default=None, description="Sentence ranker weights (JSON); unset = the one shipped in qa_service/data."
+    )
 
 
 class Settings(BaseSettings):
@@ -102,12 +124,32 @@ class Settings(BaseSettings):
 
     @property
     def config_hash(self) -> str:
-        """Hash of everything that shapes an answer (paths, URLs and secrets excluded)."""
+        """Hash of everything that shapes an answer (paths, URLs and secrets excluded), including the
+        contents of the answering data files (the sentence ranker's weights, word lists)."""
         data = self.model_dump(
             mode="json",
             exclude={"data_dir", "chroma_url", "database_url", "api_keys", "llm_base_url", "max_upload_mb", "max_upload_files"},
         )
+        data["data_files"] = _data_files_digest(self.answer.ranker_path)
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _data_files_digest(ranker_path: str | None) -> str:
+    """Hash of the files that shape answers besides settings: ``qa_service/data/*`` and a ranker given by path."""
+    import importlib.util
+
+    digest = hashlib.sha256()
+    spec = importlib.util.find_spec("qa_service")
+    files: list[Path] = []
+    if spec is not None and spec.submodule_search_locations:
+        data = Path(next(iter(spec.submodule_search_locations))) / "data"
+        files = sorted(p for p in data.glob("*") if p.is_file())
+    if ranker_path:
+        files.append(Path(ranker_path))
+    for path in files:
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes() if path.is_file() else b"missing")
+    return digest.hexdigest()[:16]
 
 
 def get_settings(data_dir: str | Path | None = None, **overrides: object) -> Settings:

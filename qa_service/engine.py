@@ -18,17 +18,10 @@ import numpy as np
 from ingest.errors import EmptyStoreError, MedciteError, UsageError
 from ingest.settings import Settings
 from ingest.store import Store
-from qa_service.answering import (
-    Draft,
-    ExtractiveComposer,
-    Sentence,
-    clean_statement_text,
-    group_label,
-    question_intents,
-)
+from qa_service.answering import Draft, ExtractiveComposer, Sentence, clean_statement_text, group_label
 from qa_service.models import Answer, Citation, Conflict, SearchResult, Statement
 from qa_service.retrieval import Candidate, HybridSearcher, to_passage
-from qa_service.verify import find_conflicts, statement_supported
+from qa_service.verify import check_support, find_conflicts
 
 logger = logging.getLogger(__name__)
 
@@ -165,12 +158,12 @@ class Engine:
         """Why this draft must not be answered, or None."""
         if draft.bottom_line is None:
             return "no passage in the ingested documents addresses this question."
+        if draft.confidence >= self.composer.abstain_threshold:
+            return None
         if draft.missing_terms:
             terms = ", ".join(dict.fromkeys(draft.missing_terms))
             return f"the ingested documents do not mention {terms}."
-        if draft.confidence < self.settings.answer.abstain_threshold:
-            return "no passage in the ingested documents addresses this question closely enough."
-        return None
+        return "no passage in the ingested documents addresses this question closely enough."
 
     def _build_answer(self, question: str, draft: Draft) -> Answer:
         reason = self.abstain_reason(draft)
@@ -214,7 +207,7 @@ class Engine:
         for label, s in ordered[: self.settings.answer.max_statements]:
             ids = [cite(s)] + [cite(m) for m in s.merged]
             text = clean_statement_text(s.text)
-            supported = statement_supported(text, [citations[i - 1].text for i in ids])
+            supported = check_support(text, [citations[i - 1].text for i in ids]).supported
             statements.append(Statement(text=text, citations=ids, group=label, supported=supported))
         conflicts = [
             Conflict(
@@ -239,27 +232,13 @@ class Engine:
         )
 
 
-_INTENT_GROUPS = {
-    "treatment": ("Dosing", "Route", "Monitoring and response"),
-    "quantity": ("Dosing",),
-    "duration": ("Dosing", "Monitoring and response"),
-}
-
-
 def _regroup(ordered: list[tuple[str | None, Sentence]], question: str) -> list[tuple[str | None, Sentence]]:
-    """Keep each group's statements together; groups the question asks about come first."""
+    """Keep each group's statements together, groups in the order they first appear."""
     head, rest = ordered[:1], ordered[1:]
     first_seen: dict[str | None, int] = {}
     for i, (label, _) in enumerate(rest):
         first_seen.setdefault(label, i)
-    wanted = [g for intent in question_intents(question) for g in _INTENT_GROUPS.get(intent, ())]
-
-    def rank(item: tuple[int, tuple[str | None, Sentence]]) -> tuple[int, int, int]:
-        i, (label, _) = item
-        priority = wanted.index(label) if label in wanted else len(wanted)
-        return (priority, first_seen[label], i)
-
-    return head + [pair for _, pair in sorted(enumerate(rest), key=rank)]
+    return head + [pair for _, pair in sorted(enumerate(rest), key=lambda item: (first_seen[item[1][0]], item[0]))]
 
 
 def _citation(cid: int, s: Sentence) -> Citation:
@@ -274,17 +253,25 @@ def _markers(ids: Sequence[int]) -> str:
 
 
 def render_text(statements: Sequence[Statement], conflicts: Sequence[Conflict]) -> str:
-    """Bottom line first, then grouped bullet statements, then disagreements."""
+    """Bottom line first, then grouped bullet statements, then disagreements.
+
+    When the bottom line itself is disputed by another cited source, the answer says so before
+    stating it: a clinician must not read "25 mg" as settled while a box below calls it a unit error.
+    """
     if not statements:
         return ""
-    lines = [f"Bottom line: {statements[0].text} {_markers(statements[0].citations)}"]
+    lines = []
+    disputed = [c for c in conflicts if set(c.citations) & set(statements[0].citations)]
+    if disputed:
+        lines.append(f"Sources disagree on this: {disputed[0].description} {_markers(disputed[0].citations)}")
+    lines.append(f"Bottom line: {statements[0].text} {_markers(statements[0].citations)}")
     current: str | None = None
     for st in statements[1:]:
         if st.group != current and st.group is not None:
             lines.append("")
             lines.append(st.group)
             current = st.group
-        elif st.group is None and current is None and len(lines) == 1:
+        elif st.group is None and current is None and lines[-1].startswith("Bottom line:"):
             lines.append("")
         lines.append(f"- {st.text} {_markers(st.citations)}")
     if conflicts:

@@ -163,12 +163,8 @@ def _unit_prefixes(unit: str) -> list[str]:
     return out
 
 
-def find_quantities(text: str) -> list[Quantity]:
-    """Every quantity of ``text`` with a unit or a counted noun, in order of position.
-
-    >>> [q.surface for q in find_quantities("0.3 μg/kg/day for 2-6 weeks, MCV >100 fL, three weeks, 2 puffs")]
-    ['0.3 μg/kg/day', '2-6 weeks', '>100 fL', 'three weeks', '2 puffs']
-    """
+def _parse_quantities(text: str) -> tuple[Quantity, ...]:
+    """Every quantity of ``text`` with a unit or a counted noun, in order of position."""
     found: list[Quantity] = []
     for m in _QUANTITY.finditer(text):
         raw_unit = m.group("unit")
@@ -206,7 +202,20 @@ def find_quantities(text: str) -> list[Quantity]:
                 space=m.group("space"),
             )
         )
-    return [_widen(text, q) for q in found]
+    return tuple(_widen(text, q) for q in found)
+
+
+def find_quantities(text: str) -> list[Quantity]:
+    """Every quantity of ``text`` with a unit or a counted noun, in order of position (cached: the
+    conflict check and the composer meet the same sentences again and again).
+
+    >>> [q.surface for q in find_quantities("0.3 μg/kg/day for 2-6 weeks, MCV >100 fL, three weeks, 2 puffs")]
+    ['0.3 μg/kg/day', '2-6 weeks', '>100 fL', 'three weeks', '2 puffs']
+    """
+    return list(_parse_cached(text))
+
+
+_parse_cached = lru_cache(maxsize=16384)(_parse_quantities)
 
 
 def _widen(text: str, q: Quantity) -> Quantity:

@@ -11,11 +11,8 @@ prints the rows that chose the weight.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -29,29 +26,17 @@ from ingest.models import Passage
 from qa_service.fusion import fuse
 
 
-@lru_cache(maxsize=1)
-def synonym_groups() -> list[list[str]]:
-    """Equivalent clinical terms, kept as data in ``qa_service/data/synonyms.json``."""
-    raw = json.loads((Path(__file__).parent / "data" / "synonyms.json").read_text(encoding="utf-8"))
-    return [[t.lower() for t in group] for group in raw["groups"]]
-
-
-@lru_cache(maxsize=1)
-def _synonym_patterns() -> list[tuple[re.Pattern[str], list[str]]]:
-    out = []
-    for group in synonym_groups():
-        alternation = "|".join(sorted((re.escape(t) for t in group), key=len, reverse=True))
-        out.append((re.compile(rf"(?<![\w-])(?:{alternation})(?![\w-])", re.IGNORECASE), group))
-    return out
+_WORD = re.compile(r"[A-Za-zÀ-ÿ]+")
 
 
 def expand_query(query: str) -> str:
-    """The query plus the synonyms of every term group it mentions (for lexical matching)."""
-    extra: list[str] = []
-    for pattern, group in _synonym_patterns():
-        if pattern.search(query):
-            extra.extend(t for t in group if not re.search(rf"(?<![\w-]){re.escape(t)}(?![\w-])", query, re.IGNORECASE))
-    return query if not extra else f"{query} {' '.join(extra)}"
+    """The query plus the other (British / American) spelling of its words, for lexical matching:
+    "haemoglobin" also finds "hemoglobin" (``breame``'s spelling tables, not a list of ours)."""
+    from qa_service.question import spelling_variants
+
+    have = {w.lower() for w in _WORD.findall(query)}
+    extra = [v for w in dict.fromkeys(have) for v in spelling_variants(w) if v not in have]
+    return query if not extra else f"{query} {' '.join(dict.fromkeys(extra))}"
 
 
 @dataclass

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa_service.answering import clean_statement_text, question_intents
+from qa_service.answering import clean_statement_text
 from qa_service.verify import check_support, extract_quantities, find_conflicts, normalise_for_match, statement_supported
 
 STORES_MG = "An infant of a vitamin B12-replete mother has hepatic stores of 25 mg of vitamin B12 at birth."
@@ -92,13 +92,6 @@ def test_normalisation_for_matching() -> None:
 )
 def test_reference_markers_are_dropped_from_statements(raw: str, clean: str) -> None:
     assert clean_statement_text(raw) == clean
-
-
-def test_question_intents() -> None:
-    assert "quantity" in question_intents("What dose of B12 should infants get?")
-    assert "time" in question_intents("When do neonatal reserves run out?")
-    assert "list" in question_intents("Which groups are at highest risk?")
-    assert "duration" in question_intents("How long should oral therapy continue?")
 
 
 MOTHER_INFANT = ["The mother's serum B12 was 150 pg/mL; the infant's was 53 pg/mL."]
