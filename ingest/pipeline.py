@@ -27,7 +27,7 @@ import numpy as np
 from ingest.chunking import chunk_document, split_sentences
 from ingest.docstore import SentenceVectors
 from ingest.errors import LoaderError
-from ingest.loaders import SUPPORTED_SUFFIXES, load_document
+from ingest.loaders import SUPPORTED_SUFFIXES, load_document, read_file
 from ingest.models import Chunk, IngestFileError, IngestReport, SourceDocument
 from ingest.store import Store
 
@@ -106,6 +106,7 @@ def ingest_paths(
     stored = store.docs.stored_docs()
     fingerprint = store.fingerprint
     chunking = store.settings.chunking
+    limits = store.settings.ingest_limits
 
     pending: list[_Pending] = []
     for file, source in files:
@@ -119,16 +120,17 @@ def ingest_paths(
             continue
         key = str(file)
         try:
-            raw_hash = hashlib.sha256(file.read_bytes()).hexdigest()
-        except OSError as exc:
-            report.errors.append(IngestFileError(source=source, error=f"cannot read file: {exc.strerror or exc}"))
+            raw = read_file(file, limits)  # refused before reading when over the size limit
+        except LoaderError as exc:
+            report.errors.append(IngestFileError(source=source, error=str(exc)))
             continue
+        raw_hash = hashlib.sha256(raw).hexdigest()
         old = stored.get(key)
         if old is not None and old.content_hash == raw_hash and old.fingerprint == fingerprint:
             report.unchanged += 1
             continue
         try:
-            doc = load_document(file, source)
+            doc = load_document(file, source, limits=limits, raw=raw)
         except LoaderError as exc:
             report.errors.append(IngestFileError(source=source, error=str(exc)))
             continue

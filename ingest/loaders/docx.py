@@ -9,13 +9,16 @@ from dataclasses import dataclass
 
 from ingest.errors import LoaderError
 from ingest.loaders.common import Extracted, describe, mark_heading, one_line, resolve_markers, strip_markers
+from ingest.loaders.limits import check_zip
+from ingest.settings import IngestLimits
 
 _DOCX_HEADING_STYLE = re.compile(r"^heading\s*(\d)$", re.IGNORECASE)
 
 
-def extract(raw: bytes) -> Extracted:
+def extract(raw: bytes, limits: IngestLimits) -> Extracted:
     import docx
 
+    check_zip(raw, "DOCX", limits)  # before python-docx inflates and parses every part
     try:
         document = docx.Document(io.BytesIO(raw))
         blocks = list(_docx_blocks(document))
@@ -35,9 +38,15 @@ class _Block:
 
 
 def _docx_blocks(document: object) -> Iterator[_Block]:
-    """Paragraphs and tables of the body, in document order."""
+    """Paragraphs and tables of the body, in document order.
+
+    Style names are looked up once per style id: python-docx resolves ``paragraph.style``
+    by scanning every style of the document (about 6 ms per paragraph with Word's default
+    template; a 1 MB ``document.xml`` of 6,500 paragraphs took 20 s, now well under one).
+    """
     from docx.table import Table
 
+    style_names: dict[str | None, str] = {}
     for item in document.iter_inner_content():  # type: ignore[attr-defined]
         if isinstance(item, Table):
             rows = [_docx_row(row) for row in item.rows]
@@ -48,11 +57,14 @@ def _docx_blocks(document: object) -> Iterator[_Block]:
         text = strip_markers(item.text)
         if not text.strip():
             continue
-        style = item.style.name if item.style is not None else ""
-        level = _docx_heading_level(style or "")
+        style_id = item._p.style
+        if style_id not in style_names:
+            style_names[style_id] = (item.style.name if item.style is not None else "") or ""
+        style = style_names[style_id]
+        level = _docx_heading_level(style)
         if level is not None:
             yield _Block("heading", mark_heading(text, level))
-        elif "list" in (style or "").lower():
+        elif "list" in style.lower():
             yield _Block("list", "- " + text)
         else:
             yield _Block("paragraph", text)

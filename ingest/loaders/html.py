@@ -7,6 +7,8 @@ import re
 from ingest.errors import LoaderError
 from ingest.loaders.common import Extracted, mark_heading, one_line, resolve_markers, strip_markers
 from ingest.loaders.decoding import decode_text
+from ingest.loaders.limits import check_unpacked
+from ingest.settings import IngestLimits
 
 _HTML_DROP = (
     "script",
@@ -38,7 +40,8 @@ _HTML_HEADING = re.compile(r"^h([1-6])$")
 _HTML_SPACE = re.compile(r"[ \t\n\r\f]+")
 
 
-def extract(raw: bytes) -> Extracted:
+def extract(raw: bytes, limits: IngestLimits) -> Extracted:
+    check_unpacked(len(raw), "HTML file", limits)
     from selectolax.lexbor import LexborHTMLParser
 
     try:

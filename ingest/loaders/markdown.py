@@ -6,6 +6,8 @@ import re
 
 from ingest.loaders.common import Extracted, Heading, Line, normalise_text, text_lines
 from ingest.loaders.decoding import decode_text
+from ingest.loaders.limits import check_unpacked
+from ingest.settings import IngestLimits
 
 _FENCE = re.compile(r"^(`{3,}|~{3,})")
 _ATX = re.compile(r"^(#{1,6})(?:\s+(.*?))?(?:\s+#+)?\s*$")
@@ -13,7 +15,8 @@ _SETEXT = re.compile(r"^(=+|-+)$")
 _MD_LIST_ITEM = re.compile(r"^(?:[-*+]\s|\d{1,9}[.)]\s|>)")
 
 
-def extract(raw: bytes) -> Extracted:
+def extract(raw: bytes, limits: IngestLimits) -> Extracted:
+    check_unpacked(len(raw), "Markdown file", limits)
     text = normalise_text(decode_text(raw))
     headings = _detect_md_headings(text)
     title = next((h.title for h in headings if h.level == 1), None)

@@ -7,15 +7,20 @@ from dataclasses import dataclass
 
 from ingest.loaders import docx, html, markdown, pdf, text
 from ingest.loaders.common import Extracted
+from ingest.settings import IngestLimits
 
 
 @dataclass(frozen=True)
 class Format:
-    """A format medcite reads: its name (``Document.format``), file suffixes and extractor."""
+    """A format medcite reads: its name (``Document.format``), file suffixes and extractor.
+
+    ``extract(raw, limits)`` checks what the bytes would cost (``ingest.loaders.limits``)
+    before parsing them, and raises ``LoaderError`` for anything it cannot read.
+    """
 
     name: str
     suffixes: tuple[str, ...]
-    extract: Callable[[bytes], Extracted]
+    extract: Callable[[bytes, IngestLimits], Extracted]
 
 
 FORMATS: tuple[Format, ...] = (
