@@ -22,7 +22,6 @@ import click
 
 from qa_service.cli import data_dir_option, user_errors
 
-
 F = TypeVar("F", bound=Callable[..., Any])
 
 
