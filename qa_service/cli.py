@@ -177,8 +177,9 @@ def documents_show(ctx: click.Context, doc_id: str, as_json: bool, data_dir: Pat
         from ingest.errors import NotFoundError
         from ingest.settings import get_settings
 
-        # Reading document rows is safe beside a running server (SQLite WAL readers).
-        store = DocumentStore(get_settings(data_dir).data_dir)
+        # Reading document rows is safe beside a running server (SQLite WAL readers, or PostgreSQL).
+        settings = get_settings(data_dir)
+        store = DocumentStore(settings.data_dir, settings.database_url)
         try:
             doc = store.get_document(doc_id)
         finally:
@@ -197,9 +198,9 @@ def _read_documents(data_dir: Path | None) -> list[Any]:
     from ingest.settings import get_settings
 
     settings = get_settings(data_dir)
-    if not (settings.data_dir / "documents.db").exists():
+    if not settings.database_url and not (settings.data_dir / "documents.db").exists():
         return []
-    store = DocumentStore(settings.data_dir)
+    store = DocumentStore(settings.data_dir, settings.database_url)
     try:
         return store.list_documents()
     finally:
