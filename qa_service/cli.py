@@ -330,13 +330,20 @@ def format_answer(answer: Any) -> str:
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="Port.")
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="API worker processes (more than 1 needs MEDCITE_DATABASE_URL and MEDCITE_CHROMA_URL).",
+)
 @data_dir_option
-def serve(host: str, port: int, data_dir: Path | None) -> None:
+def serve(host: str, port: int, workers: int, data_dir: Path | None) -> None:
     """Serve the HTTP API and the web UI."""
     with user_errors():
         from qa_service.api.server import run
 
-        run(host=host, port=port, data_dir=data_dir)
+        run(host=host, port=port, data_dir=data_dir, workers=workers)
 
 
 def main() -> None:

@@ -29,7 +29,10 @@ CONTRACT_PATHS = {
 def test_health_is_the_contract_object(client: TestClient, corpus_engine: Any) -> None:
     response = client.get("/health")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", **corpus_engine.store.stats()}
+    body = response.json()
+    assert {k: body[k] for k in ("status", "documents", "chunks")} == {"status": "ok", **corpus_engine.store.stats()}
+    assert body["backends"] == {"documents": "sqlite", "vectors": "chroma-embedded", "llm": None}
+    assert body["reachable"] == {"documents": True, "vectors": True}
 
 
 def test_metrics_are_prometheus_text(client: TestClient) -> None:
