@@ -26,6 +26,7 @@ from qa_service.answering import (
     group_label,
     question_intents,
 )
+from qa_service.batching import QueryBatcher
 from qa_service.models import Answer, Citation, Conflict, SearchResult, Statement
 from qa_service.retrieval import Candidate, HybridSearcher, to_passage
 from qa_service.verify import find_conflicts, statement_supported
@@ -67,6 +68,8 @@ class Engine:
         self.searcher = HybridSearcher(store, settings)
         self.composer = ExtractiveComposer(store.embedder, settings, store.docs)
         self.generator = generator  # an LLM answerer (qa_service.llm) or None for extractive
+        # concurrent asks share model calls for their query embeddings (qa_service.batching)
+        self.query_encoder = QueryBatcher(store.embedder)
 
     @classmethod
     def open(cls, settings: Settings, *, owner: dict[str, Any] | None = None, embedder: Any | None = None) -> "Engine":
@@ -92,11 +95,12 @@ class Engine:
 
     def close(self) -> None:
         """Release the data dir."""
+        self.query_encoder.close()
         self.store.close()
 
     # ---------------------------------------------------------------- search
     def _embed_query(self, text: str) -> np.ndarray:
-        return self.store.embedder.encode([text])[0]
+        return self.query_encoder.encode(text)
 
     def _index(self) -> Any:
         """The lexical index of the store as it is now (one generation check), or the empty-store error."""
@@ -124,8 +128,9 @@ class Engine:
         started = time.perf_counter()
         question = validate_question(question)
         k = validate_k(k, self.settings.answer.evidence_chunks)
-        index = self._index()  # one snapshot of the store for the whole answer
-        vector, cands = self.candidates(question, max(self.settings.retrieval.candidates, k), index)
+        with self.query_encoder.active():
+            index = self._index()  # one snapshot of the store for the whole answer
+            vector, cands = self.candidates(question, max(self.settings.retrieval.candidates, k), index)
         draft = self.composer.compose(question, vector, cands[:k], index)
         if self.generator is not None and draft.bottom_line is not None:
             answer = self.generator.answer(question, draft, self)
