@@ -127,14 +127,20 @@ def make_chroma_client(data_dir: Path, chroma_url: str | None) -> Any:
         url = urlparse(chroma_url)
         if not url.hostname:
             raise StoreError(f"MEDCITE_CHROMA_URL is not a URL: {chroma_url!r}")
-        try:
-            client = with_retries(
-                "connect",
-                chroma_url,
-                lambda: chromadb.HttpClient(
+        def connect() -> Any:
+            import httpx
+
+            try:
+                return chromadb.HttpClient(
                     host=url.hostname or "", port=url.port or 8000, ssl=url.scheme == "https", settings=chroma_settings
-                ),
-            )
+                )
+            except ValueError as exc:  # chromadb turns a refused connection into this ValueError
+                if "Could not connect" in str(exc):
+                    raise httpx.ConnectError(str(exc)) from exc
+                raise
+
+        try:
+            client = with_retries("connect", chroma_url, connect)
         except ServiceUnavailableError:
             raise ServiceUnavailableError(
                 f"cannot reach the Chroma server at {chroma_url}: start it (`chroma run --path DIR --port "
