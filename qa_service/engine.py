@@ -36,6 +36,7 @@ logger = logging.getLogger(__name__)
 MAX_QUESTION_CHARS = 2000
 MAX_K = 50
 ABSTAIN_PREFIX = "Not enough evidence"
+ASK_ATTEMPTS = 3  # compositions of one answer when the shared store keeps changing under it
 
 
 def validate_question(question: str) -> str:
@@ -128,14 +129,20 @@ class Engine:
         started = time.perf_counter()
         question = validate_question(question)
         k = validate_k(k, self.settings.answer.evidence_chunks)
-        with self.query_encoder.active():
-            index = self._index()  # one snapshot of the store for the whole answer
-            vector, cands = self.candidates(question, max(self.settings.retrieval.candidates, k), index)
-        draft = self.composer.compose(question, vector, cands[:k], index)
-        if self.generator is not None and draft.bottom_line is not None:
-            answer = self.generator.answer(question, draft, self)
-        else:
-            answer = self._build_answer(question, draft)
+        for _ in range(ASK_ATTEMPTS):
+            with self.query_encoder.active():
+                index = self._index()  # one snapshot of the store for the whole answer
+                vector, cands = self.candidates(question, max(self.settings.retrieval.candidates, k), index)
+            draft = self.composer.compose(question, vector, cands[:k], index)
+            if self.generator is not None and draft.bottom_line is not None:
+                answer = self.generator.answer(question, draft, self)
+            else:
+                answer = self._build_answer(question, draft)
+            # On shared services another process may commit while this answer is composed (embedded, the
+            # API's gate keeps writers out): chunk rows of one version of a document and the text of the
+            # next would misplace citations, so an answer that saw the store change is composed again.
+            if not self.store.services or self.store.docs.generation() == index.generation:
+                break
         answer.question_id = question_id
         answer.latency_ms = round((time.perf_counter() - started) * 1000, 2)
         return answer
