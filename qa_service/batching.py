@@ -133,7 +133,7 @@ class QueryBatcher:
                 vectors = self.embedder.encode([r.text for r in batch], batch_size=len(batch))
                 for request, vector in zip(batch, vectors):
                     request.vector = vector
-            except BaseException as exc:  # noqa: BLE001 - handed to every waiting caller, who re-raises it
+            except BaseException as exc:  # handed to every waiting caller, who re-raises it
                 logger.exception("query embedding failed")
                 for request in batch:
                     request.error = exc

@@ -12,7 +12,7 @@ from tests.conftest import CORPUS, REPO
 
 def _run(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("MEDCITE_")}
-    return subprocess.run(
+    return subprocess.run(  # noqa: PLW1510 - the caller checks the exit status
         [sys.executable, "-m", "qa_service.cli", *args],
         capture_output=True,
         text=True,

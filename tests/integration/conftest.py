@@ -101,7 +101,7 @@ def service_env(database_url: str, data_dir: Path, **extra: str) -> dict[str, st
 
 def medcite(env: dict[str, str], *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
     """Run the CLI in a process of its own."""
-    return subprocess.run(
+    return subprocess.run(  # noqa: PLW1510 - the caller checks the exit status
         [sys.executable, "-m", "qa_service.cli", *args],
         capture_output=True,
         text=True,
@@ -142,7 +142,7 @@ class Server:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> "Server":
+    def start(self) -> Server:
         self.log = Path(self.env["MEDCITE_DATA_DIR"]) / f"serve-{self.port}.log"
         self.log.parent.mkdir(parents=True, exist_ok=True)
         with self.log.open("wb") as out:
@@ -156,7 +156,7 @@ class Server:
             )
         return self
 
-    def wait_ready(self, timeout: float = 300) -> "Server":
+    def wait_ready(self, timeout: float = 300) -> Server:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             assert self.proc is not None
