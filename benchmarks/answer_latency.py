@@ -36,6 +36,7 @@ import cProfile
 import io
 import pstats
 import random
+import resource
 import sys
 import threading
 import time
@@ -251,6 +252,7 @@ def _run_clients(engine: Any, questions: list[str], clients: int) -> dict[str, A
 
     _clear_composer_caches(engine)
     batches0, encoded0 = engine.query_encoder.batches, engine.query_encoder.encoded
+    usage0 = resource.getrusage(resource.RUSAGE_SELF)
     started = time.perf_counter()
     threads = [threading.Thread(target=client) for _ in range(clients)]
     for t in threads:
@@ -258,12 +260,15 @@ def _run_clients(engine: Any, questions: list[str], clients: int) -> dict[str, A
     for t in threads:
         t.join()
     wall = time.perf_counter() - started
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = usage.ru_utime - usage0.ru_utime + usage.ru_stime - usage0.ru_stime
     batches = engine.query_encoder.batches - batches0
     return {
         "rate": len(latencies) / wall,
         "lat": latencies,
         "errors": errors,
         "mean_batch": (engine.query_encoder.encoded - encoded0) / batches if batches else 0.0,
+        "cpu_ms": 1000 * cpu / max(len(latencies), 1),
     }
 
 
@@ -295,13 +300,15 @@ def measure_concurrency(args: argparse.Namespace, embedder: Any) -> None:
     for label, r in runs:
         p50, p95 = percentile(r["lat"], 50), percentile(r["lat"], 95)
         rows.append(
-            [label, len(r["lat"]), r["rate"], r["rate"] / base, p50, p95, p95 / p50, len(r["errors"]), r["mean_batch"]]
+            [label, len(r["lat"]), r["rate"], r["rate"] / base, p50, p95, p95 / p50, len(r["errors"]),
+             r["mean_batch"], r["cpu_ms"]]
         )
     print_table(
         f"Concurrency on {len(dataset.docs)} abstracts, {len(qs)} questions each run (ratio vs the mean of the two "
         f"sequential runs; targets: {args.concurrency} clients >= {TARGET_CONCURRENT_SPEEDUP}x, "
         f"p95 <= {TARGET_TAIL:g}x p50, 0 errors)",
-        ["run", "answers", "questions/s", "x sequential", "p50 ms", "p95 ms", "p95/p50", "errors", "queries/batch"],
+        ["run", "answers", "questions/s", "x sequential", "p50 ms", "p95 ms", "p95/p50", "errors", "queries/batch",
+         "CPU ms/answer"],
         rows,
         floatfmt=".2f",
     )

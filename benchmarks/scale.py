@@ -88,7 +88,19 @@ def rss_of(pid: int) -> float:
 
 
 def load_base(args: argparse.Namespace, embedder: Any) -> dict[str, Any]:
-    """Documents, chunks, chunk vectors and sentence vectors of the real PubMedQA store."""
+    """Documents, chunks, chunk vectors and sentence vectors of the real PubMedQA store.
+
+    Saved under benchmarks/out/scale/ once, so that several runs (one per size, say)
+    can read it at once without opening the base store (which has one owner).
+    """
+    import pickle
+
+    cache = OUT / "scale" / "base.pickle"
+    if cache.exists() and not args.rebuild:
+        with cache.open("rb") as fh:
+            base: dict[str, Any] = pickle.load(fh)
+        note(f"base: {len(base['docs'])} documents, {len(base['chunks'])} chunks (cached)")
+        return base
     from sqlalchemy import select
 
     from ingest.docstore import chunks_table, documents_table, sentence_vectors_table
@@ -111,7 +123,11 @@ def load_base(args: argparse.Namespace, embedder: Any) -> dict[str, Any]:
     for i, c in enumerate(chunks):
         by_doc.setdefault(c["doc_id"], []).append(i)
     note(f"base: {len(docs)} documents, {len(chunks)} chunks with real vectors")
-    return {"docs": docs, "chunks": chunks, "vectors": vectors, "sentences": sentences, "by_doc": by_doc}
+    base = {"docs": docs, "chunks": chunks, "vectors": vectors, "sentences": sentences, "by_doc": by_doc}
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    with cache.open("wb") as fh:
+        pickle.dump(base, fh)
+    return base
 
 
 def noise_model(vectors: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, float]:
@@ -276,6 +292,7 @@ def build(size: int, base: dict[str, Any], args: argparse.Namespace, servers: di
     finally:
         store.close()
     info["vectors"] = vectors
+    info["ids"] = [r["chunk_id"] for r in chunk_rows]  # the row of each chunk in ``vectors``
     info["data_dir"] = data_dir
     return info
 
@@ -304,7 +321,7 @@ def measure(size: int, mode: str, info: dict[str, Any], questions: list[str], em
         lexical_load_s = time.perf_counter() - started
         qvecs = embedder.encode(questions)
         # vector search and its recall against exact search
-        position = {cid: i for i, cid in enumerate(index.chunk_ids)}
+        position = {cid: i for i, cid in enumerate(info["ids"])}
         exact = exact_top(info["vectors"], qvecs, 10)
         vec_ms, recalls = [], []
         for qv, truth in zip(qvecs, exact):
@@ -385,6 +402,7 @@ def main(argv: list[str] | None = None) -> int:
                 note(f"{size} {mode}: measuring")
                 results.append(measure(size, mode, info, questions, embedder, servers.get(mode)))
             info.pop("vectors", None)
+            info.pop("ids", None)
             gc.collect()
     rows = []
     for r in results:

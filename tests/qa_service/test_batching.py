@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 import numpy as np
@@ -80,3 +81,18 @@ def test_engine_answers_through_the_batcher(corpus_engine: Any) -> None:
     before = corpus_engine.query_encoder.encoded
     corpus_engine.ask(QUERIES[0])
     assert corpus_engine.query_encoder.encoded == before + 1
+
+
+def test_overlapping_asks_move_the_model_to_an_encoder_process(embedder: Any) -> None:
+    batcher = QueryBatcher(embedder, use_process=True)
+    try:
+        first = batcher.encode(QUERIES[0])  # in-process while the encoder process loads the model
+        deadline = time.monotonic() + 180
+        while not batcher.in_process and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert batcher.in_process
+        second = batcher.encode(QUERIES[0])
+        assert np.allclose(first, second, atol=1e-5)
+        assert np.allclose(second, embedder.encode([QUERIES[0]])[0], atol=1e-5)
+    finally:
+        batcher.close()
