@@ -40,6 +40,11 @@ from ingest.vectors import ChromaVectorIndex, VectorIndex, make_chroma_client
 logger = logging.getLogger(__name__)
 
 
+# On services, an index of at least this many chunks is rebuilt in the background when the
+# generation moves (the previous one serving meanwhile); a smaller one is rebuilt at once.
+BACKGROUND_REBUILD_CHUNKS = 20_000
+
+
 def services_mode(settings: Settings) -> bool:
     """True when both the database and the vectors are shared services (no data-dir owner)."""
     return bool(settings.chroma_url) and backend_name(store_url(settings.database_url, settings.data_dir)) != "sqlite"
@@ -77,6 +82,7 @@ class Store:
             self._lexical: BM25Index | None = None
             # threads of one server share the store: one rebuild/save of the lexical index at a time
             self._lexical_lock = threading.RLock()
+            self._refresh: threading.Thread | None = None  # a background rebuild under way (services)
         except Exception:
             if self._lock is not None:
                 self._lock.release()
@@ -117,7 +123,12 @@ class Store:
         process has is served as it is rather than rebuilt after every document;
         it is handed out under the current generation, so the answer composer
         still drops what it cached of documents that may have been replaced. The
-        first ask after the writer finished rebuilds it.
+        first ask after the writer finished rebuilds it: at once for a small
+        index, in the background from ``BACKGROUND_REBUILD_CHUNKS`` chunks on
+        (``benchmarks/lexical.py``: a rebuild takes tens of seconds at 200k
+        chunks), the old index serving meanwhile. Documents added in that window
+        are found by dense search only; removed ones never show (every hit is
+        resolved against the chunk rows).
         """
         generation = self.docs.generation()
         current = self._lexical
@@ -128,7 +139,11 @@ class Store:
             if current is not None and current.generation == generation:
                 return current
             if self.services:
-                if current is not None and self.docs.writer_active():
+                if current is not None and (self._refresh is not None or self.docs.writer_active()):
+                    return _at_generation(current, generation)
+                if current is not None and current.size >= BACKGROUND_REBUILD_CHUNKS:
+                    self._refresh = threading.Thread(target=self._refresh_lexical, name="medcite-bm25", daemon=True)
+                    self._refresh.start()
                     return _at_generation(current, generation)
                 return self.rebuild_lexical()
             index = BM25Index.load(self.lexical_dir)
@@ -136,6 +151,19 @@ class Store:
                 index = self.rebuild_lexical()
             self._lexical = index
             return index
+
+    def _refresh_lexical(self) -> None:
+        """Rebuild the index off the request path, then swap it in (services, large stores)."""
+        try:
+            generation, ids, texts = self.docs.chunks_snapshot()
+            index = BM25Index.build(ids, texts, generation)
+            with self._lexical_lock:
+                if self._lexical is None or self._lexical.generation < index.generation:
+                    self._lexical = index
+        except Exception:  # the old index keeps serving; the next read tries again
+            logger.exception("background rebuild of the lexical index failed")
+        finally:
+            self._refresh = None
 
     def rebuild_lexical(self) -> BM25Index:
         """Re-index every chunk row (and, embedded, persist the index)."""

@@ -222,3 +222,34 @@ def test_two_ingests_at_once_take_turns_and_lose_nothing(database_url: str, tmp_
         assert snap["chunks"] == snap["vectors"]  # neither run collected the other's fresh vectors
     finally:
         drop_collection(database_url, data_dir)
+
+
+def test_a_large_lexical_index_is_rebuilt_in_the_background_while_the_old_one_serves(
+    database_url: str, tmp_path: Path, embedder: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ingest.store
+    from ingest.pipeline import ingest_paths
+    from ingest.settings import get_settings
+    from ingest.store import Store
+    from tests.integration.conftest import CHROMA_URL
+
+    monkeypatch.setattr(ingest.store, "BACKGROUND_REBUILD_CHUNKS", 1)  # every index counts as large here
+    settings = get_settings(tmp_path / "data", database_url=database_url, chroma_url=CHROMA_URL)
+    store = Store(settings, embedder=embedder)
+    try:
+        assert store.services
+        ingest_paths(store, [CORPUS])
+        first = store.lexical()  # no index yet: built at once
+        assert first.generation == store.docs.generation()
+        ingest_paths(store, [write_notes(tmp_path / "new", 2, "siderophage")])
+        served = store.lexical()  # the old data, labelled with the new generation, while the new one builds
+        assert served.generation == store.docs.generation() and served.size == first.size
+        deadline = time.monotonic() + 120
+        while store._lexical is first and time.monotonic() < deadline:
+            time.sleep(0.1)
+        fresh = store.lexical()
+        assert fresh.size > first.size and fresh.generation == store.docs.generation()
+        assert store.lexical_search("siderophage", 3)[0][0].source.startswith("siderophage")
+    finally:
+        store.vectors._client.delete_collection(store.collection_name)  # type: ignore[attr-defined]
+        store.close()
