@@ -86,6 +86,7 @@ class _EncoderProcess:
         self._proc = ctx.Process(target=_encoder_process, args=(child, model, threads), daemon=True, name="medcite-encoder")
         self._proc.start()
         child.close()
+        self.pid = self._proc.pid
         kind, _ = self._conn.recv()  # blocks until the model is loaded (raises EOFError if it died)
         if kind != "ready":  # pragma: no cover - protocol error
             raise RuntimeError("the encoder process did not start")
@@ -185,6 +186,17 @@ class QueryBatcher:
         if self._process is not None:
             self._process.close()
             self._process = None
+
+    def start_process(self) -> None:
+        """Start the encoder process now (a server expects concurrent asks), when the embedder allows it."""
+        if self._process_mode is not False and self._process_state == "none":
+            self._start_process()
+
+    @property
+    def process_pid(self) -> int | None:
+        """The encoder process's pid while it serves (for measuring its CPU time)."""
+        process = self._process
+        return process.pid if process is not None and self._process_state == "ready" else None
 
     @property
     def in_process(self) -> bool:
