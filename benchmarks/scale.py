@@ -14,8 +14,8 @@ vectors, so answers stay answers), each chunk's vector drawn around the real
 vector of the chunk it copies: ``normalize(v + sigma * n)``, ``n`` Gaussian with
 the covariance of the real vectors (noise along the directions the model
 actually uses), sigma set so that a copy's cosine to its original is about 0.85.
-Rows go into the SQLite document store, the vectors (with their texts and
-metadata, as ingest writes them) into Chroma under the store's own collection
+Rows go into the SQLite document store, the vectors (with their metadata,
+as ingest writes them) into Chroma under the store's own collection
 name, and the BM25 index is built by ``Store.rebuild_lexical``; the result is a
 data dir that ``Engine.open`` serves like any other.
 
@@ -206,7 +206,7 @@ def draw_vectors(base: dict[str, Any], origin: list[int], seed: int = 0) -> np.n
 
 
 def upsert_vectors(index: Any, chunk_rows: list[dict[str, Any]], vectors: np.ndarray) -> float:
-    """Write every vector with its text and metadata, as ingest does; returns seconds."""
+    """Write every vector with its metadata, as ingest does (no texts); returns seconds."""
     started = time.perf_counter()
     step = 5000
     for i in range(0, len(chunk_rows), step):
@@ -215,7 +215,6 @@ def upsert_vectors(index: Any, chunk_rows: list[dict[str, Any]], vectors: np.nda
             [r["chunk_id"] for r in rows],
             vectors[i : i + len(rows)],
             [{"doc_id": r["doc_id"], "start": r["start"], "end": r["end"], "section": r["section"]} for r in rows],
-            [r["text"] for r in rows],
         )
         if (i // step) % 20 == 0:
             note(f"  upserted {i + len(rows)} / {len(chunk_rows)} vectors")

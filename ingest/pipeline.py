@@ -170,8 +170,7 @@ def _ingest_locked(
             [ch.chunk_id for p in group for ch in p.chunks],
             vectors,
             [{"doc_id": p.doc_id, "start": ch.start, "end": ch.end, "section": ch.section} for p in group for ch in p.chunks],
-            texts,
-        )
+        )  # no texts: Chroma would full-text index them for nothing (see ChromaVectorIndex.upsert)
         for p in group:
             n = len(p.chunks)
             replaced = store.docs.replace_document(
