@@ -47,6 +47,12 @@ import numpy as np
 
 logger = logging.getLogger(__name__)
 
+# torch threads of the encoder process. One: the other core is for the asks' Python, and with two,
+# whenever the machine is busy one OpenMP thread spins at every barrier waiting for the other (measured
+# on this 2-core machine at load 12: 2 threads 230 CPU ms and 1,017 ms wall per query, 1 thread 14 ms
+# and 27 ms). MEDCITE_ENCODER_THREADS overrides it (e.g. on a machine with cores to spare).
+ENCODER_THREADS = int(os.environ.get("MEDCITE_ENCODER_THREADS", "1"))
+
 
 @dataclass
 class _Request:
@@ -212,7 +218,7 @@ class QueryBatcher:
 
         def start() -> None:
             try:
-                process = _EncoderProcess(self.embedder.model_name, int(os.environ.get("MEDCITE_ENCODER_THREADS", "0")))
+                process = _EncoderProcess(self.embedder.model_name, ENCODER_THREADS)
             except Exception:
                 logger.warning("could not start the encoder process; encoding in-process", exc_info=True)
                 self._process_state = "failed"
