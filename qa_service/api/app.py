@@ -156,7 +156,6 @@ def create_app(settings: Settings, engine: Engine | None = None, *, public_url: 
 def _warm_up(services: Services) -> None:
     """Load the lexical index now, so the first asks never race to rebuild it."""
     store = services.engine.store
-    services.engine.query_encoder.start_process()  # a server answers concurrent asks (qa_service.batching)
     if store.stats()["chunks"]:
         with services.gate.writing():
             store.lexical()
