@@ -233,6 +233,8 @@ def build(size: int, base: dict[str, Any], args: argparse.Namespace, servers: di
     data_dir = OUT / "scale" / f"pubmedqa-{size}"
     done_file = data_dir / "medcite_scale_build.json"
     info: dict[str, Any] = json.loads(done_file.read_text()) if done_file.exists() and not args.rebuild else {}
+    if args.measure_only:
+        return partial_build(data_dir, base, info)
     if not info.get("rows"):
         shutil.rmtree(data_dir, ignore_errors=True)
         copies = plan(base, size)
@@ -294,6 +296,33 @@ def build(size: int, base: dict[str, Any], args: argparse.Namespace, servers: di
     info["ids"] = [r["chunk_id"] for r in chunk_rows]  # the row of each chunk in ``vectors``
     info["data_dir"] = data_dir
     return info
+
+
+def partial_build(data_dir: Path, base: dict[str, Any], info: dict[str, Any]) -> dict[str, Any]:
+    """``--measure-only``: the store as it is (e.g. a vector build stopped part way), measured embedded.
+
+    Exact search then covers the vectors the collection holds (they were written in
+    row order, so they are the first ``count`` rows).
+    """
+    from sqlalchemy import select, text
+
+    from ingest.docstore import chunks_table
+    from ingest.settings import get_settings
+    from ingest.store import Store
+
+    if not info.get("rows"):
+        raise SystemExit(f"--measure-only: no complete rows in {data_dir}; run without it first")
+    vectors = draw_vectors(base, np.load(data_dir / "origin.npy").tolist())
+    store = Store(get_settings(data_dir), owner={"command": "benchmark"})
+    try:
+        count = store.vectors.count()
+        with store.docs.engine.connect() as conn:
+            ids = [r[0] for r in conn.execute(select(chunks_table.c.chunk_id).order_by(text("rowid")))]
+    finally:
+        store.close()
+    note(f"{data_dir.name}: measuring with {count} of {len(ids)} vectors in the embedded collection")
+    info.setdefault("bm25", {"s": float("nan"), "rss_mb": float("nan")})
+    return {**info, "vectors": vectors[:count], "ids": ids[:count], "data_dir": data_dir}
 
 
 # ----------------------------------------------------------------------------- measuring
@@ -374,8 +403,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--questions", type=int, default=60, help="measured questions per store (default: %(default)s)")
     p.add_argument("--chroma-url", default=None, help="a running Chroma server (default: `chroma run` on a temp dir)")
     p.add_argument("--rebuild", action="store_true", help="rebuild the stores under benchmarks/out/scale")
+    p.add_argument(
+        "--measure-only",
+        action="store_true",
+        help="measure the stores as they are (embedded; e.g. a 1M vector build stopped part way)",
+    )
+    p.add_argument("--threads", type=int, default=0, help="torch threads of this process (0 = torch's default)")
     args = p.parse_args(argv)
     args.modes = [m for m in args.modes.split(",") if m]
+    if args.measure_only:
+        args.modes = ["embedded"]
     return args
 
 
@@ -385,6 +422,10 @@ def main(argv: list[str] | None = None) -> int:
     require_data(args.data, "pubmedqa/corpus.jsonl", "pubmedqa/questions_dev.jsonl")
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     embedder = load_model()
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)  # on a busy 2-core machine, 2 threads spin at OpenMP barriers
     base = load_base(args, embedder)
     questions = [q.text for q in pubmedqa(args.data).questions][: args.questions + WARMUP]
     results: list[dict[str, Any]] = []
