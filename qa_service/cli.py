@@ -177,8 +177,9 @@ def documents_show(ctx: click.Context, doc_id: str, as_json: bool, data_dir: Pat
         from ingest.errors import NotFoundError
         from ingest.settings import get_settings
 
-        # Reading document rows is safe beside a running server (SQLite WAL readers).
-        store = DocumentStore(get_settings(data_dir).data_dir)
+        # Reading document rows is safe beside a running server (SQLite WAL readers, or PostgreSQL).
+        settings = get_settings(data_dir)
+        store = DocumentStore(settings.data_dir, settings.database_url)
         try:
             doc = store.get_document(doc_id)
         finally:
@@ -197,9 +198,9 @@ def _read_documents(data_dir: Path | None) -> list[Any]:
     from ingest.settings import get_settings
 
     settings = get_settings(data_dir)
-    if not (settings.data_dir / "documents.db").exists():
+    if not settings.database_url and not (settings.data_dir / "documents.db").exists():
         return []
-    store = DocumentStore(settings.data_dir)
+    store = DocumentStore(settings.data_dir, settings.database_url)
     try:
         return store.list_documents()
     finally:
@@ -329,13 +330,20 @@ def format_answer(answer: Any) -> str:
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="Port.")
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="API worker processes (more than 1 needs MEDCITE_DATABASE_URL and MEDCITE_CHROMA_URL).",
+)
 @data_dir_option
-def serve(host: str, port: int, data_dir: Path | None) -> None:
+def serve(host: str, port: int, workers: int, data_dir: Path | None) -> None:
     """Serve the HTTP API and the web UI."""
     with user_errors():
         from qa_service.api.server import run
 
-        run(host=host, port=port, data_dir=data_dir)
+        run(host=host, port=port, data_dir=data_dir, workers=workers)
 
 
 def main() -> None:

@@ -136,10 +136,22 @@ class IngestSummary(BaseModel):
     errors: list[IngestErrorPublic]
 
 
+class Backends(BaseModel):
+    """Which backends the service uses (contract Additions)."""
+
+    documents: str = Field(description="'sqlite' or 'postgresql'.", examples=["postgresql"])
+    vectors: str = Field(description="'chroma-embedded' or 'chroma-server'.", examples=["chroma-server"])
+    llm: str | None = Field(default=None, description="The configured chat model, or null (extractive answers).")
+
+
 class Health(BaseModel):
-    status: str = Field(examples=["ok"])
+    status: str = Field(examples=["ok"], description="'ok', or 'unavailable' (HTTP 503) when a backend does not answer.")
     documents: int
     chunks: int
+    backends: Backends | None = None
+    reachable: dict[str, bool] | None = Field(
+        default=None, description="Whether each backend answered this check ('documents', 'vectors')."
+    )
 
 
 class ReviewEventPublic(BaseModel):
