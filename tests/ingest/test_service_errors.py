@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import CORPUS, REPO
 
 
@@ -31,6 +33,7 @@ def test_an_unreachable_chroma_server_is_one_line_and_exit_1(tmp_path: Path) -> 
 
 
 def test_an_unreachable_database_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    pytest.importorskip("psycopg", reason="the postgres extra is not installed (its absence has its own test)")
     proc = _run(tmp_path, "documents", MEDCITE_DATABASE_URL="postgresql+psycopg://medcite:pw@127.0.0.1:9/medcite")
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines()[-1].startswith(
@@ -43,3 +46,17 @@ def test_several_workers_need_shared_services(tmp_path: Path) -> None:
     proc = _run(tmp_path, "serve", "--workers", "2", "--port", "9")
     assert proc.returncode == 2
     assert "--workers 2 needs shared services" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_postgresql_without_the_extra_says_how_to_install_it(tmp_path: Path) -> None:
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        pytest.skip("psycopg is installed here")
+    proc = _run(tmp_path, "documents", MEDCITE_DATABASE_URL="postgresql+psycopg://medcite:pw@127.0.0.1:9/medcite")
+    assert proc.returncode == 1
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("medcite: error:") and "pip install -e '.[postgres]'" in last
+    assert "Traceback" not in proc.stderr and "pw" not in proc.stderr
