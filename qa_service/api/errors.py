@@ -25,6 +25,17 @@ logger = logging.getLogger(__name__)
 TOO_LARGE = "Content Too Large"  # Starlette's body-limit detail, replaced by one that names the limit
 
 
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at this request's path (Starlette's 405 names one route's only)."""
+    path = request.url.path
+    methods: set[str] = set()
+    for route in request.app.routes:
+        regex = getattr(route, "path_regex", None)
+        if regex is not None and regex.match(path) and getattr(route, "methods", None):
+            methods.update(route.methods)
+    return sorted(methods)
+
+
 def install_error_handlers(app: FastAPI, limits: BodyLimits) -> None:
     """Register the handlers on ``app``; ``limits`` only words 413 answers."""
 
@@ -32,7 +43,9 @@ def install_error_handlers(app: FastAPI, limits: BodyLimits) -> None:
         assert isinstance(exc, MedciteError)
         if exc.http_status >= 500:
             logger.error("request failed: %s", exc)
-        return JSONResponse({"detail": str(exc)}, status_code=exc.http_status)
+        retry_after = getattr(exc, "retry_after", None)
+        headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+        return JSONResponse({"detail": str(exc)}, status_code=exc.http_status, headers=headers)
 
     async def database_error(_request: Request, exc: Exception) -> JSONResponse:
         logger.error("audit database error", exc_info=exc)
@@ -47,6 +60,10 @@ def install_error_handlers(app: FastAPI, limits: BodyLimits) -> None:
         ):  # a body without Content-Length, cut off while read
             detail = limits.message(request.method, request.url.path)
             exc = StarletteHTTPException(413, detail=detail, headers=exc.headers)
+        if exc.status_code == 405:  # name every method of the path, not only those of the first route found
+            allowed = allowed_methods(request)
+            if allowed:
+                exc = StarletteHTTPException(405, detail=exc.detail, headers={"Allow": ", ".join(allowed)})
         return await http_exception_handler(request, exc)  # type: ignore[return-value]
 
     async def unexpected(_request: Request, exc: Exception) -> JSONResponse:

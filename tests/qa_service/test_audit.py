@@ -57,7 +57,7 @@ def audit(tmp_path: Path) -> Iterator[AuditLog]:
 
 # ---------------------------------------------------------------- migrations
 def test_migrations_create_the_schema_at_head(audit: AuditLog) -> None:
-    assert current_revision(audit.engine) == head_revision() == "0001"
+    assert current_revision(audit.engine) == head_revision() == "0002_groups_drift"
 
 
 def test_models_match_the_migrations(audit: AuditLog) -> None:
