@@ -10,6 +10,7 @@ with its traceback and answers 500 with the request id to quote, never internals
 from __future__ import annotations
 
 import logging
+import re
 
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
@@ -26,13 +27,15 @@ TOO_LARGE = "Content Too Large"  # Starlette's body-limit detail, replaced by on
 
 
 def allowed_methods(request: Request) -> list[str]:
-    """Every method some route serves at this request's path (Starlette's 405 names one route's only)."""
+    """Every method the API documents at this request's path (Starlette's 405 names one route's only).
+
+    Read from the OpenAPI document, which lists each path's operations whichever router serves them.
+    """
     path = request.url.path
     methods: set[str] = set()
-    for route in request.app.routes:
-        regex = getattr(route, "path_regex", None)
-        if regex is not None and regex.match(path) and getattr(route, "methods", None):
-            methods.update(route.methods)
+    for template, operations in request.app.openapi().get("paths", {}).items():
+        if re.fullmatch(re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)), path):
+            methods.update(m.upper() for m in operations)
     return sorted(methods)
 
 

@@ -20,7 +20,7 @@ from qa_service.engine import MAX_K, MAX_QUESTION_CHARS, validate_question
 
 MAX_TOPIC_CHARS = 500
 MAX_QUIZ_ITEMS = 20
-MAX_SEED = 2**63 - 1
+MAX_SEED = 2**53 - 1  # exact in a JSON number everywhere (JavaScript, JSON Schema validators)
 
 
 def trimmed_pattern(max_chars: int) -> str:
