@@ -124,7 +124,7 @@ class AnswerRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, index=True, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
     # Same question (normalised), configuration, corpus, generator and answer content: one review covers all.
-    group_key: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    group_key: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)  # always written
     evidence_changed: Mapped[bool] = mapped_column(
         Boolean, nullable=False, default=False, server_default=false()
     )

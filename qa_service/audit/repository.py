@@ -504,7 +504,7 @@ def _to_record(row: AnswerRow) -> AuditRecord:
         status=ReviewStatus(row.status),
         created_at=row.created_at,
         updated_at=row.updated_at,
-        group_key=row.group_key,
+        group_key=row.group_key or "",
         evidence_changed=bool(row.evidence_changed),
         changed_citations=list(row.changed_citations or []),
         history=[

@@ -27,13 +27,16 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     from qa_service.audit.grouping import group_key
 
-    with op.batch_alter_table("audit_answers") as batch:
-        batch.add_column(sa.Column("group_key", sa.String(64), nullable=True))
-        batch.add_column(sa.Column("evidence_changed", sa.Boolean(), nullable=False, server_default=sa.false()))
-        batch.add_column(sa.Column("changed_citations", sa.JSON(), nullable=True))
-    with op.batch_alter_table("audit_reviews") as batch:
-        batch.add_column(sa.Column("event", sa.String(32), nullable=False, server_default="review"))
-        batch.add_column(sa.Column("document", sa.String(500), nullable=True))
+    # Plain ADD COLUMNs, never a batch table copy: on SQLite a copy drops the old table, and with
+    # foreign keys on, that DELETE would cascade to every review row. (So group_key stays nullable.)
+    op.add_column("audit_answers", sa.Column("group_key", sa.String(64), nullable=True))
+    op.add_column(
+        "audit_answers", sa.Column("evidence_changed", sa.Boolean(), nullable=False, server_default=sa.false())
+    )
+    op.add_column("audit_answers", sa.Column("changed_citations", sa.JSON(), nullable=True))
+    op.add_column("audit_reviews", sa.Column("event", sa.String(32), nullable=False, server_default="review"))
+    op.add_column("audit_reviews", sa.Column("document", sa.String(500), nullable=True))
+    op.create_index("ix_audit_answers_group_key", "audit_answers", ["group_key"])
     op.create_table(
         "audit_cited_docs",
         sa.Column(
@@ -72,19 +75,14 @@ def upgrade() -> None:
             docs = sorted({c["doc_id"] for c in answer.get("citations", []) if c.get("doc_id")})
             if docs:
                 conn.execute(sa.insert(cited), [{"answer_id": row.id, "doc_id": d} for d in docs])
-    with op.batch_alter_table("audit_answers") as batch:
-        batch.alter_column("group_key", existing_type=sa.String(64), nullable=False)
-        batch.create_index("ix_audit_answers_group_key", ["group_key"])
 
 
 def downgrade() -> None:
     op.drop_index("ix_audit_cited_docs_doc", table_name="audit_cited_docs")
     op.drop_table("audit_cited_docs")
-    with op.batch_alter_table("audit_reviews") as batch:
-        batch.drop_column("document")
-        batch.drop_column("event")
-    with op.batch_alter_table("audit_answers") as batch:
-        batch.drop_index("ix_audit_answers_group_key")
-        batch.drop_column("changed_citations")
-        batch.drop_column("evidence_changed")
-        batch.drop_column("group_key")
+    op.drop_column("audit_reviews", "document")  # SQLite >= 3.35 drops columns in place
+    op.drop_column("audit_reviews", "event")
+    op.drop_index("ix_audit_answers_group_key", table_name="audit_answers")
+    op.drop_column("audit_answers", "changed_citations")
+    op.drop_column("audit_answers", "evidence_changed")
+    op.drop_column("audit_answers", "group_key")
