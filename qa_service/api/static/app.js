@@ -18,6 +18,11 @@
     rejected: "Rejected",
   };
   const ACTION_LABELS = { under_review: "Start review", approved: "Approve", rejected: "Reject" };
+  const GROUP_ACTION_LABELS = {
+    under_review: (n) => `Start review of all ${n}`,
+    approved: (n) => `Approve all ${n}`,
+    rejected: (n) => `Reject all ${n}`,
+  };
 
   const $ = (id) => document.getElementById(id);
   const docCache = new Map();
@@ -904,7 +909,7 @@
             class: `btn ${next === "approved" ? "btn-primary" : next === "rejected" ? "btn-danger" : ""}`,
             onclick: () => submitReview(record, next, comment.value, feedback),
           },
-          group.size > 1 ? `${ACTION_LABELS[next] || next} all ${group.size}` : ACTION_LABELS[next] || next
+          group.size > 1 ? GROUP_ACTION_LABELS[next](group.size) : ACTION_LABELS[next] || next
         )
       );
     }
