@@ -65,11 +65,13 @@ def _human(result: dict[str, object]) -> str:
     before = result["before"]
     assert isinstance(before, dict)
     lines = [f"answer {result['id']}: {before.get('question')}"]
-    for label, key in (("+", "statements_added"), ("-", "statements_removed"), ("! new conflict:", "new_conflicts")):
+    for label, key in (
+        ("+", "statements_added"),
+        ("-", "statements_removed"),
+        ("! new conflict:", "new_conflicts"),
+    ):
         for text in result[key]:  # type: ignore[attr-defined]
             lines.append(f"  {label} {text}")
     if len(lines) == 1:
         lines.append("  the answer's statements are unchanged")
     return "\n".join(lines)
-
-

@@ -28,7 +28,9 @@ REPO = HERE.parents[1]
 def main() -> int:
     env = {**os.environ, "MEDCITE_SCREENSHOTS": str(HERE)}
     tests = ["tests/qa_service/api/test_browser.py", "tests/qa_service/api/test_browser_answers.py"]
-    return subprocess.call([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *tests], cwd=REPO, env=env)
+    return subprocess.call(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *tests], cwd=REPO, env=env
+    )
 
 
 if __name__ == "__main__":

@@ -169,7 +169,15 @@ def create_app(settings: Settings, engine: Engine | None = None, *, public_url: 
 
     # Limits per router, not app-wide: FastAPI puts an app-wide limit outside our middleware, where it
     # would answer 413 in plain text; BodyLimitMiddleware answers declared sizes first, in JSON.
-    for router in (health.router, ask.router, search.router, answers.router, quizzes.router, me.router, ui.router):
+    for router in (
+        health.router,
+        ask.router,
+        search.router,
+        answers.router,
+        quizzes.router,
+        me.router,
+        ui.router,
+    ):
         app.include_router(router, max_body_size=JSON_BODY_LIMIT)
     app.include_router(documents.router, max_body_size=upload_total)
     app.mount("/static", StaticFiles(directory=ui.STATIC_DIR), name="static")

@@ -130,7 +130,10 @@ def get_caller(
     if entry is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail="unknown API key")
     caller = Caller(
-        role=entry.role.value, permissions=ROLE_PERMISSIONS[entry.role], name=entry.name, key_id=key_id(api_key)
+        role=entry.role.value,
+        permissions=ROLE_PERMISSIONS[entry.role],
+        name=entry.name,
+        key_id=key_id(api_key),
     )
     services.limiter.hit(caller.key_id)
     return caller

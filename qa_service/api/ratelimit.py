@@ -68,7 +68,6 @@ class RateLimiter:
                 reset = self._limiter.get_window_stats(item, key).reset_time
                 retry_after = max(1, math.ceil(reset - time.time()))
                 raise RateLimitedError(
-                    f"too many requests: this API key may make {item} requests; "
-                    f"try again in {retry_after} s",
+                    f"too many requests: this API key may make {item} requests; try again in {retry_after} s",
                     retry_after,
                 )

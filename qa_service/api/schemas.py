@@ -259,7 +259,9 @@ class AnswerRecordPublic(BaseModel):
     changed_citations: list[int] = Field(
         default_factory=list, description="Ids of the citations whose text changed or vanished."
     )
-    group: ReviewGroupPublic | None = Field(default=None, description="The identical asks this one belongs to.")
+    group: ReviewGroupPublic | None = Field(
+        default=None, description="The identical asks this one belongs to."
+    )
 
 
 class AnswerRecordList(BaseModel):
@@ -334,7 +336,9 @@ class AskRequest(_Request):
             json_schema_extra={"pattern": QUESTION_PATTERN},
         ),
     ]
-    top_k: StrictInt | None = Field(default=None, ge=1, le=MAX_K, description="Passages used as evidence (1-50).")
+    top_k: StrictInt | None = Field(
+        default=None, ge=1, le=MAX_K, description="Passages used as evidence (1-50)."
+    )
 
     @field_validator("question")
     @classmethod

@@ -20,6 +20,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from ingest.errors import NotFoundError
 from ingest.settings import Settings
 from ingest.store import Store
 from qa_service.audit.repository import AuditLog, default_database_url
@@ -64,7 +65,7 @@ def locate(citation: dict[str, Any], text: str | None) -> tuple[int, int] | None
     quote, start, end = citation["text"], citation["start"], citation["end"]
     if text[start:end] == quote:
         return start, end
-    hits = []
+    hits: list[int] = []
     at = text.find(quote)
     while at != -1 and len(hits) < 50:
         hits.append(at)
@@ -92,7 +93,8 @@ def check_drift(audit: AuditLog, store: Store) -> DriftReport:
             report.checked += 1
             try:
                 record = audit.get(answer_id)
-            except Exception:  # deleted meanwhile
+            except NotFoundError:  # removed from the log meanwhile: nothing to flag
+                logger.debug("answer gone before its drift check", extra={"answer_id": answer_id})
                 continue
             cited = [c for c in record.answer.get("citations", []) if c.get("doc_id") == doc_id]
             changed = [int(c["id"]) for c in cited if locate(c, text) is None]

@@ -28,7 +28,9 @@ def answer_digest(answer: dict[str, Any]) -> str:
         "abstained": answer.get("abstained"),
         "answer": answer.get("answer"),
         "statements": [(s.get("text"), s.get("citations")) for s in answer.get("statements", [])],
-        "citations": [(c.get("id"), c.get("doc_id"), c.get("start"), c.get("end")) for c in answer.get("citations", [])],
+        "citations": [
+            (c.get("id"), c.get("doc_id"), c.get("start"), c.get("end")) for c in answer.get("citations", [])
+        ],
         "conflicts": [c.get("description") for c in answer.get("conflicts", [])],
     }
     return hashlib.sha256(json.dumps(content, sort_keys=True, ensure_ascii=False).encode()).hexdigest()

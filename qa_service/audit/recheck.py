@@ -38,14 +38,24 @@ def compare(record: AuditRecord, after: Answer, store: Store) -> dict[str, Any]:
             texts[doc_id] = doc.text if doc is not None else None
         found = locate(c, texts[doc_id])
         if found is not None and found != (c["start"], c["end"]):
-            moved.append({"id": c["id"], "start": c["start"], "end": c["end"], "new_start": found[0], "new_end": found[1]})
+            moved.append(
+                {
+                    "id": c["id"],
+                    "start": c["start"],
+                    "end": c["end"],
+                    "new_start": found[0],
+                    "new_end": found[1],
+                }
+            )
     return {
         "id": record.id,
         "before": before,
         "after": after_json,
         "statements_added": [t for t in after_texts if _norm(t) not in before_seen],
         "statements_removed": [t for t in before_texts if _norm(t) not in after_seen],
-        "new_conflicts": [c.description for c in after.conflicts if _norm(c.description) not in old_conflicts],
+        "new_conflicts": [
+            c.description for c in after.conflicts if _norm(c.description) not in old_conflicts
+        ],
         "changed_citations": list(record.changed_citations),
         "citations_moved": moved,
     }

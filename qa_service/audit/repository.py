@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, cast
@@ -236,11 +236,15 @@ class AuditLog:
                     created_at=now,
                 )
             )
-            members = session.execute(
-                select(AnswerRow.id).where(
-                    AnswerRow.group_key == key, AnswerRow.id != answer_id, AnswerRow.status == seen.value
+            members = (
+                session.execute(
+                    select(AnswerRow.id).where(
+                        AnswerRow.group_key == key, AnswerRow.id != answer_id, AnswerRow.status == seen.value
+                    )
                 )
-            ).scalars().all()
+                .scalars()
+                .all()
+            )
             for member in members:
                 moved = session.execute(
                     update(AnswerRow)
@@ -388,7 +392,8 @@ class AuditLog:
             if row is None:
                 raise NotFoundError(f"no answer with id {answer_id!r}")
             record = _to_record(row)
-            record.group = self._groups(session, [row.group_key]).get(row.group_key)
+            key = row.group_key or ""
+            record.group = self._groups(session, [key]).get(key)
             return record
 
     def list(
@@ -415,7 +420,9 @@ class AuditLog:
                 query = select(AnswerRow).where(*conditions)
                 query = query.order_by(AnswerRow.created_at.desc(), AnswerRow.id).limit(limit).offset(offset)
                 rows = list(session.execute(query).scalars().all())
-                total = session.execute(select(func.count()).select_from(AnswerRow).where(*conditions)).scalar_one()
+                total = session.execute(
+                    select(func.count()).select_from(AnswerRow).where(*conditions)
+                ).scalar_one()
             else:
                 last = func.max(AnswerRow.created_at).label("last")
                 page = session.execute(
@@ -435,21 +442,21 @@ class AuditLog:
                         .order_by(AnswerRow.created_at.desc(), AnswerRow.id)
                     ).scalars()
                     for member in members:
-                        newest.setdefault(member.group_key, member)
+                        newest.setdefault(member.group_key or "", member)
                 rows = [newest[k] for k in keys if k in newest]
                 total = session.execute(
                     select(func.count(func.distinct(AnswerRow.group_key))).where(*conditions)
                 ).scalar_one()
-            groups = self._groups(session, list({r.group_key for r in rows}))
+            groups = self._groups(session, sorted({r.group_key or "" for r in rows}))
             records = []
             for row in rows:
                 record = _to_record(row)
-                record.group = groups.get(row.group_key)
+                record.group = groups.get(row.group_key or "")
                 records.append(record)
             return records, int(total)
 
     @staticmethod
-    def _groups(session: Session, keys: list[str]) -> dict[str, ReviewGroup]:
+    def _groups(session: Session, keys: Sequence[str]) -> dict[str, ReviewGroup]:
         if not keys:
             return {}
         rows = session.execute(
@@ -458,7 +465,8 @@ class AuditLog:
             .order_by(AnswerRow.created_at.desc(), AnswerRow.id)
         ).all()
         out: dict[str, ReviewGroup] = {}
-        for key, answer_id, created in rows:
+        for found, answer_id, created in rows:
+            key = found or ""
             group = out.get(key)
             if group is None:
                 out[key] = ReviewGroup(
@@ -471,10 +479,10 @@ class AuditLog:
                 group.answer_ids.append(answer_id)
         return out
 
-    def evidence_changed_ids(self) -> list[str]:
+    def evidence_changed_ids(self) -> Sequence[str]:
         """Ids of every answer whose evidence changed, oldest first."""
         with self._sessions() as session:
-            return list(
+            return tuple(
                 session.execute(
                     select(AnswerRow.id)
                     .where(AnswerRow.evidence_changed.is_(True))

@@ -224,11 +224,29 @@ def test_upgrade_from_0001_fills_groups_and_cited_documents(tmp_path: Path) -> N
     engine = make_engine(url)
     run_upgrade(engine, "0001")
     served = {
-        "id": "a1", "question": "Dose?", "answer": "Give 1 mg. [1]", "abstained": False, "abstain_reason": None,
+        "id": "a1",
+        "question": "Dose?",
+        "answer": "Give 1 mg. [1]",
+        "abstained": False,
+        "abstain_reason": None,
         "statements": [{"text": "Give 1 mg.", "citations": [1]}],
-        "citations": [{"id": 1, "doc_id": "doc-1", "source": "s.txt", "title": None, "section": None,
-                       "start": 0, "end": 10, "text": "Give 1 mg.", "score": 0.9}],
-        "conflicts": [], "config_hash": "cfg", "generator": "extractive", "latency_ms": 1.0,
+        "citations": [
+            {
+                "id": 1,
+                "doc_id": "doc-1",
+                "source": "s.txt",
+                "title": None,
+                "section": None,
+                "start": 0,
+                "end": 10,
+                "text": "Give 1 mg.",
+                "score": 0.9,
+            }
+        ],
+        "conflicts": [],
+        "config_hash": "cfg",
+        "generator": "extractive",
+        "latency_ms": 1.0,
     }
     with engine.begin() as conn:
         conn.execute(

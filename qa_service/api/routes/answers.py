@@ -57,7 +57,10 @@ def list_answers(
         bool | None, Query(description="Only answers whose cited evidence changed (true) or did not (false).")
     ] = None,
     group: Annotated[
-        bool, Query(description="One record per group of identical asks (same question, configuration and corpus).")
+        bool,
+        Query(
+            description="One record per group of identical asks (same question, configuration and corpus)."
+        ),
     ] = False,
     limit: Annotated[int, Query(ge=1, le=500, description="Page size.")] = 100,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Records to skip.")] = 0,
@@ -152,5 +155,5 @@ def reviewer_name(caller: Caller, given: str | None) -> str:
         hint = (
             " or name the key's holder in MEDCITE_API_KEYS (key:role:name)" if caller.role != "local" else ""
         )
-        raise UsageError(f"the reviewer must be named: send \"reviewer\"{hint}")
+        raise UsageError(f'the reviewer must be named: send "reviewer"{hint}')
     return given

@@ -20,7 +20,6 @@ from ingest.models import IngestReport
 from qa_service.api.deps import Editor, Reader, Services, ServicesDep
 from qa_service.api.openapi import errors
 from qa_service.api.schemas import DocumentList, DocumentWithText, IngestSummary
-from qa_service.audit.drift import check_drift
 from qa_service.api.uploads import (
     StagedFile,
     UploadTooLargeError,
@@ -28,6 +27,7 @@ from qa_service.api.uploads import (
     safe_filename,
     supported_list,
 )
+from qa_service.audit.drift import check_drift
 
 logger = logging.getLogger(__name__)
 
@@ -81,7 +81,9 @@ async def upload_documents(
     report: IngestReport = await services.run_write(
         area.ingest, services.engine.store, services.gate, batch, staged
     )
-    await services.run_write(_check_drift, services)  # answers citing a replaced document may have lost evidence
+    await services.run_write(
+        _check_drift, services
+    )  # answers citing a replaced document may have lost evidence
     _count(services, report)
     logger.info(
         "upload ingested",

@@ -59,5 +59,3 @@ async def create_quiz(body: QuizRequest, services: ServicesDep, caller: Reader) 
 
     items = await services.run_bounded("the quiz", work)
     return {"items": [item.model_dump(mode="json") for item in items]}
-
-

@@ -125,7 +125,9 @@ def test_parse_api_keys() -> None:
 def test_keys_may_name_their_holder_and_old_entries_stay_valid() -> None:
     from qa_service.api.security import ApiKey, Permission, Role, parse_api_keys
 
-    keys = parse_api_keys("rev-key-0001:reviewer:Dr A. Smith, adm:in:key-0002:admin:  QA  Lead ,plain-key-03:reader")
+    keys = parse_api_keys(
+        "rev-key-0001:reviewer:Dr A. Smith, adm:in:key-0002:admin:  QA  Lead ,plain-key-03:reader"
+    )
     assert keys.lookup("rev-key-0001") == ApiKey(Role.REVIEWER, "Dr A. Smith")
     assert keys.lookup("adm:in:key-0002") == ApiKey(Role.ADMIN, "QA Lead")  # a key with ':' and a name
     assert keys.lookup("plain-key-03") == ApiKey(Role.READER)

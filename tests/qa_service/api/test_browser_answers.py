@@ -27,7 +27,12 @@ NOTE = (
     "Zinc replacement protocol\n\nDosing\n\n"
     "For adults with zinc deficiency, give oral zinc {dose} once daily for 12 weeks.\n"
 )
-PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
+PHONE = {
+    "viewport": {"width": 390, "height": 844},
+    "is_mobile": True,
+    "has_touch": True,
+    "device_scale_factor": 2,
+}
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +106,9 @@ def test_an_abstention_says_so_in_amber_and_in_the_users_words(server: str, brow
     page.context.close()
 
 
-def test_on_a_phone_a_tap_previews_the_citation_before_opening_the_document(server: str, browser: Any) -> None:
+def test_on_a_phone_a_tap_previews_the_citation_before_opening_the_document(
+    server: str, browser: Any
+) -> None:
     answer = httpx.post(f"{server}/v1/ask", json={"question": ANSWERABLE}, timeout=120).json()
     page = new_page(browser, **PHONE)
     page.goto(f"{server}/answers/{answer['id']}")
@@ -125,7 +132,10 @@ def test_on_a_phone_a_tap_previews_the_citation_before_opening_the_document(serv
 
 def test_repeated_asks_are_one_review_card_that_one_decision_covers(server: str, browser: Any) -> None:
     question = "How long should oral vitamin B12 treatment continue in infants?"
-    ids = [httpx.post(f"{server}/v1/ask", json={"question": question}, timeout=120).json()["id"] for _ in range(3)]
+    ids = [
+        httpx.post(f"{server}/v1/ask", json={"question": question}, timeout=120).json()["id"]
+        for _ in range(3)
+    ]
     page = new_page(browser)
     page.goto(server + "/#/review")
     page.get_by_label("Your name (reviewer)").fill("Dr Group")

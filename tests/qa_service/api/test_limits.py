@@ -34,7 +34,9 @@ def test_a_key_over_its_rate_gets_429_with_retry_after_and_other_keys_do_not(
 def test_without_keys_nothing_is_limited(tmp_path: Path, corpus_engine: Any) -> None:
     from qa_service.api.app import create_app
 
-    with open_client(create_app(make_settings(tmp_path, rate_limit="2/minute"), engine=corpus_engine)) as client:
+    with open_client(
+        create_app(make_settings(tmp_path, rate_limit="2/minute"), engine=corpus_engine)
+    ) as client:
         assert all(client.get("/v1/documents").status_code == 200 for _ in range(5))
 
 
@@ -43,10 +45,14 @@ def test_a_bad_rate_setting_is_refused_at_start(tmp_path: Path, rule: str, stora
     from qa_service.api.app import create_app
 
     with pytest.raises(UsageError, match="MEDCITE_RATE_LIMIT"):
-        create_app(make_settings(tmp_path, api_keys=keys_setting(), rate_limit=rule, rate_limit_storage=storage))
+        create_app(
+            make_settings(tmp_path, api_keys=keys_setting(), rate_limit=rule, rate_limit_storage=storage)
+        )
 
 
-def test_an_ask_over_the_request_timeout_is_504_not_a_hung_connection(tmp_path: Path, corpus_engine: Any) -> None:
+def test_an_ask_over_the_request_timeout_is_504_not_a_hung_connection(
+    tmp_path: Path, corpus_engine: Any
+) -> None:
     from qa_service.api.app import create_app
 
     app = create_app(make_settings(tmp_path, request_timeout_s=0.001), engine=corpus_engine)

@@ -69,8 +69,15 @@ def test_every_error_response_has_the_servers_error_body(client: TestClient) -> 
 def test_schema_constraints_match_the_server_for_questions_and_topics(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
     pattern = re.compile(spec["components"]["schemas"]["AskRequest"]["properties"]["question"]["pattern"])
-    for text, valid in [("  ", False), ("", False), ("\n\t", False), (" why? ", True), ("x" * 2000, True),
-                        ("x" * 2001, False), ("  " + "x" * 2000 + "\n", True)]:
+    for text, valid in [
+        ("  ", False),
+        ("", False),
+        ("\n\t", False),
+        (" why? ", True),
+        ("x" * 2000, True),
+        ("x" * 2001, False),
+        ("  " + "x" * 2000 + "\n", True),
+    ]:
         assert bool(pattern.match(text)) is valid, repr(text[:20])
         if not valid:  # the server refuses exactly what the schema refuses
             assert client.post("/v1/ask", json={"question": text}).status_code == 422
@@ -92,7 +99,9 @@ def test_review_requires_a_name_unless_every_reviewing_key_names_its_holder(
 
     schema = client.get("/openapi.json").json()["components"]["schemas"]["ReviewRequest"]
     assert "reviewer" in schema["required"] and schema["properties"]["status"]["enum"] == [
-        "under_review", "approved", "rejected"
+        "under_review",
+        "approved",
+        "rejected",
     ]
     named = make_settings(tmp_path, api_keys="rev-key-0001:reviewer:Dr A. Smith,read-key-001:reader")
     with open_client(create_app(named, engine=corpus_engine)) as c:

@@ -12,7 +12,9 @@ from qa_service.models import Answer, Citation, Statement
 from tests.qa_service.api.conftest import make_settings, open_client
 
 
-def served(question: str, *, corpus: str = "corpus-v1", config: str = "cfg", text: str = "Give 1 mg.") -> Answer:
+def served(
+    question: str, *, corpus: str = "corpus-v1", config: str = "cfg", text: str = "Give 1 mg."
+) -> Answer:
     return Answer(
         id=uuid.uuid4().hex,
         question=question,
@@ -66,7 +68,9 @@ def test_identical_asks_are_one_group_and_one_review_covers_it(client: TestClien
     assert first["comment"].startswith("covered by the review of an identical ask")
 
 
-def test_answers_are_readable_by_id_with_history_only_for_reviewers(tmp_path: Path, corpus_engine: Any) -> None:
+def test_answers_are_readable_by_id_with_history_only_for_reviewers(
+    tmp_path: Path, corpus_engine: Any
+) -> None:
     from qa_service.api.app import create_app
 
     keys = "read-key-0001:reader,rev-key-0001:reviewer:Dr A. Smith,rev-key-0002:reviewer"
@@ -84,14 +88,24 @@ def test_answers_are_readable_by_id_with_history_only_for_reviewers(tmp_path: Pa
         )
         assert named.status_code == 200, named.text
         assert named.json()["history"][-1]["reviewer"] == "Dr A. Smith"
-        assert client.get(f"/v1/answers/{answer_id}", headers={"X-API-Key": "read-key-0001"}).json()["history"] == []
+        assert (
+            client.get(f"/v1/answers/{answer_id}", headers={"X-API-Key": "read-key-0001"}).json()["history"]
+            == []
+        )
         # an unnamed key must say who reviews
         unnamed = client.post(
-            f"/v1/answers/{answer_id}/review", json={"status": "approved"}, headers={"X-API-Key": "rev-key-0002"}
+            f"/v1/answers/{answer_id}/review",
+            json={"status": "approved"},
+            headers={"X-API-Key": "rev-key-0002"},
         )
         assert unnamed.status_code == 422 and "key:role:name" in unnamed.json()["detail"]
         me = client.get("/v1/me", headers={"X-API-Key": "rev-key-0001"}).json()
-        assert me == {"auth": True, "role": "reviewer", "name": "Dr A. Smith", "permissions": ["read", "review"]}
+        assert me == {
+            "auth": True,
+            "role": "reviewer",
+            "name": "Dr A. Smith",
+            "permissions": ["read", "review"],
+        }
 
 
 def test_the_answer_page_is_served_at_its_own_address(client: TestClient) -> None:

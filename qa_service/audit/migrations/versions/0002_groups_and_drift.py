@@ -31,7 +31,8 @@ def upgrade() -> None:
     # foreign keys on, that DELETE would cascade to every review row. (So group_key stays nullable.)
     op.add_column("audit_answers", sa.Column("group_key", sa.String(64), nullable=True))
     op.add_column(
-        "audit_answers", sa.Column("evidence_changed", sa.Boolean(), nullable=False, server_default=sa.false())
+        "audit_answers",
+        sa.Column("evidence_changed", sa.Boolean(), nullable=False, server_default=sa.false()),
     )
     op.add_column("audit_answers", sa.Column("changed_citations", sa.JSON(), nullable=True))
     op.add_column("audit_reviews", sa.Column("event", sa.String(32), nullable=False, server_default="review"))
@@ -40,7 +41,10 @@ def upgrade() -> None:
     op.create_table(
         "audit_cited_docs",
         sa.Column(
-            "answer_id", sa.String(64), sa.ForeignKey("audit_answers.id", ondelete="CASCADE"), primary_key=True
+            "answer_id",
+            sa.String(64),
+            sa.ForeignKey("audit_answers.id", ondelete="CASCADE"),
+            primary_key=True,
         ),
         sa.Column("doc_id", sa.String(200), primary_key=True),
         sa.Column("content_hash", sa.String(128), nullable=True),
@@ -64,8 +68,12 @@ def upgrade() -> None:
         )
         rows = conn.execute(
             sa.select(
-                answers.c.id, answers.c.question, answers.c.answer, answers.c.config_hash,
-                answers.c.corpus_version, answers.c.generator,
+                answers.c.id,
+                answers.c.question,
+                answers.c.answer,
+                answers.c.config_hash,
+                answers.c.corpus_version,
+                answers.c.generator,
             )
         ).all()
         for row in rows:
