@@ -232,6 +232,9 @@ class ReviewGroupPublic(BaseModel):
     answer_ids: list[str] = Field(description="Ids of the group's answers, newest first (at most 50).")
     first_asked_at: datetime
     last_asked_at: datetime
+    statuses: dict[str, int] = Field(
+        default_factory=dict, description="How many of the asks are in each status."
+    )
 
 
 class AnswerRecordPublic(BaseModel):

@@ -63,6 +63,9 @@ class ReviewGroup(BaseModel):
     answer_ids: list[str]
     first_asked_at: datetime
     last_asked_at: datetime
+    statuses: dict[str, int] = Field(
+        default_factory=dict, description="How many of the asks are in each status."
+    )
 
 
 class AuditRecord(BaseModel):
@@ -138,9 +141,10 @@ class AuditLog:
         """Store a served answer; returns its record.
 
         ``cited_hashes`` maps each cited document to the content hash the answer saw (the drift check
-        compares them with the store's later). An answer identical to an already reviewed one (same
-        group) takes over that review's status, with a ``group_review`` event naming it; otherwise
-        it starts ``submitted``.
+        compares them with the store's later). It starts ``submitted``, also when an identical ask was
+        already decided: that decision covered the asks it saw, and a later ask may be a second
+        opinion (``medcite eval agreement`` reads reviewers' agreement from such records). Its group
+        tells the reviewer how the identical asks were decided.
         """
         now = utcnow()
         public = answer.public()
@@ -163,31 +167,10 @@ class AuditLog:
         )
         hashes = cited_hashes or {}
         with self._writing() as session:
-            reviewed = session.execute(
-                select(AnswerRow)
-                .where(AnswerRow.group_key == key, AnswerRow.status != ReviewStatus.SUBMITTED.value)
-                .order_by(AnswerRow.updated_at.desc())
-                .limit(1)
-            ).scalar()
             session.add(row)
             session.flush()
             for doc_id in dict.fromkeys(c.doc_id for c in answer.citations):
                 session.add(CitedDocRow(answer_id=answer.id, doc_id=doc_id, content_hash=hashes.get(doc_id)))
-            if reviewed is not None:
-                last = next((r for r in reversed(reviewed.reviews) if r.to_status == reviewed.status), None)
-                row.status = reviewed.status
-                session.add(
-                    ReviewRow(
-                        answer_id=answer.id,
-                        from_status=ReviewStatus.SUBMITTED.value,
-                        to_status=reviewed.status,
-                        reviewer=last.reviewer if last else SYSTEM_REVIEWER,
-                        role=last.role if last else SYSTEM_ROLE,
-                        comment=f"covered by the review of an identical ask (answer {reviewed.id})",
-                        created_at=now,
-                        event="group_review",
-                    )
-                )
         logger.info("answer recorded", extra={"answer_id": answer.id, "abstained": answer.abstained})
         return self.get(answer.id)
 
@@ -460,19 +443,25 @@ class AuditLog:
         if not keys:
             return {}
         rows = session.execute(
-            select(AnswerRow.group_key, AnswerRow.id, AnswerRow.created_at)
+            select(AnswerRow.group_key, AnswerRow.id, AnswerRow.created_at, AnswerRow.status)
             .where(AnswerRow.group_key.in_(keys))
             .order_by(AnswerRow.created_at.desc(), AnswerRow.id)
         ).all()
         out: dict[str, ReviewGroup] = {}
-        for found, answer_id, created in rows:
+        for found, answer_id, created, status in rows:
             key = found or ""
             group = out.get(key)
             if group is None:
                 out[key] = ReviewGroup(
-                    key=key, size=1, answer_ids=[answer_id], first_asked_at=created, last_asked_at=created
+                    key=key,
+                    size=1,
+                    answer_ids=[answer_id],
+                    first_asked_at=created,
+                    last_asked_at=created,
+                    statuses={status: 1},
                 )
                 continue
+            group.statuses[status] = group.statuses.get(status, 0) + 1
             group.size += 1
             group.first_asked_at = created
             if len(group.answer_ids) < GROUP_IDS_SHOWN:

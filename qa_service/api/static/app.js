@@ -894,9 +894,20 @@
     );
   }
 
+  /** What a group card says about its identical asks and how they were decided. */
+  function groupNote(record, group) {
+    const same = `same question, configuration hash ${record.config_hash} and corpus version ${record.corpus_version}`;
+    const counts = Object.entries(group.statuses || {});
+    const waiting = (group.statuses || {})[record.status] || group.size;
+    if (counts.length <= 1) return `One review covers all ${group.size} identical asks (${same}).`;
+    const shown = counts.map(([status, n]) => `${n} ${STATUS_LABELS[status].toLowerCase()}`).join(", ");
+    return `${group.size} identical asks (${same}): ${shown}. A review here covers the ${waiting} ${STATUS_LABELS[record.status].toLowerCase()}.`;
+  }
+
   function reviewCard(record) {
     const id = record.id;
     const group = record.group || { size: 1 };
+    const covered = (group.statuses || {})[record.status] || group.size;
     const comment = el("textarea", { id: `comment-${id}`, rows: "2", maxlength: "5000", placeholder: "What did you check? Why this decision?" });
     const feedback = el("p", { class: "status", role: "status", "aria-live": "polite" });
     const actions = el("div", { class: "review-actions" });
@@ -909,7 +920,7 @@
             class: `btn ${next === "approved" ? "btn-primary" : next === "rejected" ? "btn-danger" : ""}`,
             onclick: () => submitReview(record, next, comment.value, feedback),
           },
-          group.size > 1 ? GROUP_ACTION_LABELS[next](group.size) : ACTION_LABELS[next] || next
+          covered > 1 ? GROUP_ACTION_LABELS[next](covered) : ACTION_LABELS[next] || next
         )
       );
     }
@@ -939,9 +950,7 @@
         el("a", { class: "small review-link", href: answerPath(record.id) }, "Answer page")
       ),
       el("h2", { class: "review-question" }, record.question),
-      group.size > 1
-        ? el("p", { class: "group-note small" }, `One review covers all ${group.size} identical asks (same question, configuration hash ${record.config_hash} and corpus version ${record.corpus_version}).`)
-        : null,
+      group.size > 1 ? el("p", { class: "group-note small" }, groupNote(record, group)) : null,
       record.evidence_changed ? driftBanner(record, () => loadReviews()) : null,
       el("p", { class: "review-preview" }, preview(record.answer)),
       el(
@@ -977,7 +986,7 @@
     if (!me.name) body.reviewer = name;
     try {
       await api(`/v1/answers/${encodeURIComponent(record.id)}/review`, { method: "POST", json: body });
-      const size = record.group ? record.group.size : 1;
+      const size = record.group ? (record.group.statuses || {})[record.status] || record.group.size : 1;
       setStatus($("review-status"), `Answer${size > 1 ? ` and its ${size - 1} identical ask${size > 2 ? "s" : ""}` : ""} marked ${STATUS_LABELS[status].toLowerCase()}.`, "ok");
       loadReviews();
     } catch (err) {

@@ -60,12 +60,14 @@ def test_identical_asks_are_one_group_and_one_review_covers_it(client: TestClien
     for separate in (other_corpus, other_config, other_text):
         assert client.get(f"/v1/answers/{separate}").json()["status"] == "submitted"
 
-    later = log(client, served(question))  # asked again after the review: covered too
+    # Asked again after the review: a new ask waits for its own review (it may be a second opinion),
+    # and its group says how the identical asks were decided.
+    later = log(client, served(question))
     record = client.get(f"/v1/answers/{later}").json()
-    assert record["status"] == "approved" and record["group"]["size"] == 5
-    first = record["history"][0]
-    assert first["event"] == "group_review" and first["reviewer"] == "Dr G"
-    assert first["comment"].startswith("covered by the review of an identical ask")
+    assert record["status"] == "submitted" and record["history"] == []
+    assert record["group"]["size"] == 5 and record["group"]["statuses"] == {"approved": 4, "submitted": 1}
+    queue = client.get("/v1/answers", params={"group": "true", "status": "submitted", "limit": 500}).json()
+    assert later in {r["id"] for r in queue["answers"]}
 
 
 def test_answers_are_readable_by_id_with_history_only_for_reviewers(
@@ -114,3 +116,22 @@ def test_the_answer_page_is_served_at_its_own_address(client: TestClient) -> Non
     assert page.status_code == 200 and "/static/app.js" in page.text
     assert client.get(f"/v1/answers/{answer_id}").json()["id"] == answer_id
     assert client.get("/v1/answers/not-an-answer").status_code == 404
+
+
+def test_reviewer_agreement_counts_only_reviewers_own_verdicts(tmp_path: Path) -> None:
+    """A group review's copies and evidence-changed events are not verdicts (eval agreement reads the log)."""
+    from eval.agreement import read_judgements_database
+    from qa_service.audit import AuditLog, ReviewStatus
+
+    url = f"sqlite:///{tmp_path / 'audit.db'}"
+    audit = AuditLog(url)
+    first, second = served("Dose?"), served("Dose?")
+    for answer in (first, second):
+        audit.record_answer(answer, corpus_version="v", role="local")
+    audit.review(first.id, status=ReviewStatus.APPROVED, reviewer="ann", role="reviewer")  # covers `second`
+    audit.mark_evidence_changed(
+        first.id, doc_id="d", document="s.txt", citations=[1], content_hash="deleted", how="deleted"
+    )
+    audit.add_event(first.id, event="recheck", comment="asked again", reviewer="ann", role="reviewer")
+    audit.close()
+    assert [(who, status) for _, who, status in read_judgements_database(url)] == [("ann", "approved")]
