@@ -23,6 +23,12 @@ MAX_QUIZ_ITEMS = 20
 MAX_SEED = 2**53 - 1  # exact in a JSON number everywhere (JavaScript, JSON Schema validators)
 
 
+# What ``str.strip()`` removes, spelled out: ``\s`` differs between regex engines (Python's includes
+# U+001C..U+001F, JavaScript's and Rust's do not), and the schema must mean the same to a client's
+# validator as to this server.
+WHITESPACE = "".join(ch for ch in map(chr, range(0x3001)) if ch.isspace())
+
+
 def trimmed_pattern(max_chars: int) -> str:
     """A regex (the same in Python and JSON Schema) for text of 1 to ``max_chars`` characters after trimming.
 
@@ -30,7 +36,8 @@ def trimmed_pattern(max_chars: int) -> str:
     fuzzer's idea of a valid question and the server's never differ (a blank question is invalid in
     both; surrounding whitespace is allowed in both).
     """
-    return rf"^\s*\S(?:[\s\S]{{0,{max_chars - 2}}}\S)?\s*$"
+    ws = WHITESPACE
+    return rf"^[{ws}]*[^{ws}](?:[\s\S]{{0,{max_chars - 2}}}[^{ws}])?[{ws}]*$"
 
 
 QUESTION_PATTERN = trimmed_pattern(MAX_QUESTION_CHARS)

@@ -73,6 +73,8 @@ def test_schema_constraints_match_the_server_for_questions_and_topics(client: Te
         ("  ", False),
         ("", False),
         ("\n\t", False),
+        ("\x1f\u3000", False),  # whitespace to str.strip(), not to every engine's \s: spelled out
+        (" \x1fa", True),
         (" why? ", True),
         ("x" * 2000, True),
         ("x" * 2001, False),
