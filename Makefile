@@ -4,6 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.medcite-installed
 QUESTION ?= What is the recommended treatment for vitamin B12 deficiency in infants?
+PORT ?= 8000
 
 .PHONY: setup demo test setup-llm bench clean
 
@@ -21,7 +22,7 @@ demo: setup
 	$(BIN)/medcite ingest corpus/
 	$(BIN)/medcite documents
 	$(BIN)/medcite ask "$(QUESTION)"
-	$(BIN)/medcite serve --host 127.0.0.1 --port 8000
+	$(BIN)/medcite serve --host 127.0.0.1 --port $(PORT)
 
 test: setup
 	$(BIN)/python -m pytest -q

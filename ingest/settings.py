@@ -69,6 +69,34 @@ class AnswerSettings(BaseModel):
     min_sentence_score: float = Field(default=0.3, ge=0.0, le=1.0, description="Sentences below are not used.")
 
 
+class IngestLimits(BaseModel):
+    """What a single file may cost before it is parsed (CLI and API alike); not part of ``config_hash``.
+
+    Checked in the loaders before the expensive step, so an upload bomb is refused in
+    milliseconds: a DOCX whose 1.5 MB inflate to 400 MB once drove the server to 23 GB.
+    A refused file is reported per file and nothing of it is stored.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_file_mb: int = Field(default=100, ge=1, description="Largest file read, any format (size on disk).")
+    max_unpacked_mb: int = Field(
+        default=64, ge=1,
+        description="Most bytes a parser holds: a .txt/.md/.html file itself, a .docx after unzipping.",
+    )
+    max_compression_ratio: int = Field(
+        default=100, ge=10,
+        description="A .docx part over 1 MiB that unzips to more than this many times its size is refused.",
+    )
+    max_zip_entries: int = Field(default=10_000, ge=10, description="Most parts in a .docx archive.")
+    max_pdf_pages: int = Field(
+        default=2000, ge=1, description="Most pages in a PDF (counted before any page is read)."
+    )
+    max_text_chars: int = Field(
+        default=5_000_000, ge=1000, description="Most characters of text one file may yield (~2,000 pages)."
+    )
+
+
 class Settings(BaseSettings):
     """medcite's configuration. Every field can be set as ``MEDCITE_<NAME>``."""
 
@@ -96,6 +124,7 @@ class Settings(BaseSettings):
     request_timeout_s: float = Field(
         default=60.0, gt=0, le=3600, description="Longest an ask, search or quiz may run before the API answers 504."
     )
+    ingest_limits: IngestLimits = Field(default_factory=IngestLimits)
 
     chunking: ChunkingSettings = Field(default_factory=ChunkingSettings)
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
@@ -123,7 +152,7 @@ class Settings(BaseSettings):
 # Paths, URLs, secrets and service limits: they never change what an answer says.
 _NOT_HASHED = {
     "data_dir", "chroma_url", "database_url", "api_keys", "llm_base_url", "max_upload_mb", "max_upload_files",
-    "rate_limit", "rate_limit_storage", "request_timeout_s",
+    "rate_limit", "rate_limit_storage", "request_timeout_s", "ingest_limits",
 }
 
 
