@@ -118,6 +118,16 @@ class Settings(BaseSettings):
     api_keys: str | None = Field(default=None, description="Comma-separated key:role pairs; unset = loopback only.")
     max_upload_mb: int = Field(default=20, ge=1, le=1024, description="Largest file accepted by POST /v1/documents.")
     max_upload_files: int = Field(default=20, ge=1, le=1000, description="Most files in one upload.")
+    rate_limit: str = Field(
+        default="120/minute",
+        description="Requests one API key may make ('120/minute', '10/second;1000/hour'; 'none' = unlimited).",
+    )
+    rate_limit_storage: str = Field(
+        default="memory://", description="Where rate-limit counters live (memory:// per process, redis://...)."
+    )
+    request_timeout_s: float = Field(
+        default=60.0, gt=0, le=3600, description="Longest an ask, search or quiz may run before the API answers 504."
+    )
     ingest_limits: IngestLimits = Field(default_factory=IngestLimits)
 
     chunking: ChunkingSettings = Field(default_factory=ChunkingSettings)
@@ -138,9 +148,16 @@ class Settings(BaseSettings):
         """Hash of everything that shapes an answer (paths, URLs and secrets excluded)."""
         data = self.model_dump(
             mode="json",
-            exclude={"data_dir", "chroma_url", "database_url", "api_keys", "llm_base_url", "max_upload_mb", "max_upload_files", "ingest_limits"},
+            exclude=_NOT_HASHED,
         )
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+
+# Paths, URLs, secrets and service limits: they never change what an answer says.
+_NOT_HASHED = {
+    "data_dir", "chroma_url", "database_url", "api_keys", "llm_base_url", "max_upload_mb", "max_upload_files",
+    "rate_limit", "rate_limit_storage", "request_timeout_s", "ingest_limits",
+}
 
 
 def get_settings(data_dir: str | Path | None = None, **overrides: object) -> Settings:

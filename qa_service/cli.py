@@ -117,6 +117,8 @@ def ingest(paths: tuple[Path, ...], prune: bool, as_json: bool, data_dir: Path |
 
         from ingest.pipeline import ingest_paths
 
+        from qa_service.audit.drift import check_after_change
+
         with open_store(data_dir, "ingest") as store:
             report = ingest_paths(
                 store,
@@ -125,6 +127,13 @@ def ingest(paths: tuple[Path, ...], prune: bool, as_json: bool, data_dir: Path |
                 progress_factory=lambda total: tqdm(
                     total=total, unit="chunk", desc="embedding", file=sys.stderr, disable=None if total > 50 else True
                 ),
+            )
+            drift = check_after_change(store.settings, store)  # logged answers citing changed text
+        if drift is not None and drift.flagged:
+            click.echo(
+                f"medcite: the evidence of {len(drift.flagged)} logged answer(s) changed; "
+                "`medcite audit recheck` asks them again",
+                err=True,
             )
         if as_json:
             emit_json(report.model_dump())
@@ -356,7 +365,11 @@ def _register_optional_commands() -> None:
     """eval and quiz live in their own modules (they import only click at module level)."""
     import importlib
 
-    for module, name in (("eval.cli", "eval_command"), ("qa_service.quiz.cli", "quiz_command")):
+    for module, name in (
+        ("eval.cli", "eval_command"),
+        ("qa_service.quiz.cli", "quiz_command"),
+        ("qa_service.audit_cli", "audit_command"),
+    ):
         try:
             command = getattr(importlib.import_module(module), name)
         except (ImportError, AttributeError):  # not built yet
