@@ -118,6 +118,15 @@ class Engine:
         _, cands = self.candidates(query, max(self.settings.retrieval.candidates, k))
         return SearchResult(query=query, passages=[to_passage(c) for c in cands[:k]])
 
+    # ---------------------------------------------------------------- for the quiz builder
+    def documents(self, doc_ids: Sequence[str]) -> dict[str, Any]:
+        """Text, sections and stored sentence vectors (``DocEvidence``) of documents, in one store read."""
+        return self.store.docs.evidence(doc_ids)
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Embedding vectors of short texts (the quiz compares phrases and stems with the same model)."""
+        return np.asarray(self.store.embedder.encode(list(texts)))
+
     # ---------------------------------------------------------------- ask
     def ask(self, question: str, k: int | None = None, question_id: str | None = None) -> Answer:
         """Answer ``question`` from the store: cited statements, or an abstention with the nearest evidence."""

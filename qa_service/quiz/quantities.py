@@ -16,7 +16,7 @@ from qa_service.quantities import overlaps, same_value
 
 __all__ = [
     "Amount", "base_range", "dimension", "find_amounts", "format_number", "make_amount", "nice", "overlaps",
-    "parse_option", "render", "same_value",
+    "parse_option", "possible", "render", "same_value",
 ]
 
 Amount = Quantity  # a quantity as a quiz option
@@ -136,3 +136,17 @@ def nice(x: float) -> float:
         return x
     digits = 1 - math.floor(math.log10(x))
     return round(x, digits)
+
+
+def possible(option: Amount, key: Amount) -> bool:
+    """Whether a wrong value could be true at all: no negative amount, no share above 100% (unless the key
+    is one), no fractional count of things."""
+    if option.low < 0 or option.high < 0:
+        return False
+    if option.pint_unit in {"percent", "permille"}:
+        limit = 100.0 if option.pint_unit == "percent" else 1000.0
+        if option.high > limit and key.high <= limit:
+            return False
+    if option.pint_unit is None and option.unit and not (float(option.low).is_integer() and float(option.high).is_integer()):
+        return False
+    return True

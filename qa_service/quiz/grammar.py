@@ -1,0 +1,124 @@
+"""The grammar check every stem passes: it parses as one question (or one cloze statement), nothing dangles.
+
+A stem fails when (each a named reason, shown by ``medcite quiz --explain``):
+
+- ``not_one_question``: it does not end in exactly one question mark, brackets or quotes are unbalanced;
+- ``no_main_verb``: the parse has no finite verb at its root (a fragment);
+- ``no_question_word``: a question with no wh-word before its main verb, nor an inverted auxiliary;
+- ``no_subject``: the main verb has no subject and the wh-phrase is not the subject either;
+- ``dangling_clause``: a subordinator ("because", "that", "if") whose clause has no verb, a clause
+  opener right after an auxiliary ("can because ..."), a second finite verb stacked on an
+  auxiliary ("is ... must start expected"), or a stem ending in a preposition, article or conjunction;
+- ``too_long``: more than ``MAX_QUESTION_WORDS`` words; ``two_clauses``: two clauses with their own subjects;
+- ``repeated_word``: the same word twice in a row ("is is");
+- ``question_word_mismatch``: "how soon/long/often" asked of a copula with a noun complement.
+
+A cloze is checked as the statement it quotes, with the blank read as a noun phrase.
+"""
+
+from __future__ import annotations
+
+import re
+
+from qa_service.quiz.nlp import parse
+
+_WH_TAGS = {"WDT", "WP", "WP$", "WRB"}
+_SUBJECTS = {"nsubj", "nsubjpass", "csubj", "csubjpass", "expl"}
+_SOURCE = re.compile(r"^(?:According to|In) “[^”]+”,\s*|^According to the source,\s*")
+_CLOZE = re.compile(r"^(?P<lead>.*?[Cc]ompletes the statement)(?: on [^:]+)?:\s*“(?P<statement>.+)”\?$", re.DOTALL)
+BLANK = "_____"
+MAX_QUESTION_WORDS = 32
+
+
+def _balanced(text: str) -> bool:
+    pairs = {"(": ")", "[": "]", "“": "”"}
+    stack: list[str] = []
+    for ch in text:
+        if ch in pairs:
+            stack.append(pairs[ch])
+        elif ch in pairs.values():
+            if not stack or stack.pop() != ch:
+                return False
+    return not stack and text.count('"') % 2 == 0
+
+
+def check_stem(stem: str) -> str | None:
+    """None when ``stem`` is a well-formed question or cloze; else the name of the first failed check."""
+    stem = stem.strip()
+    if not stem.endswith("?") or stem.count("?") != 1 or not _balanced(stem):
+        return "not_one_question"
+    cloze = _CLOZE.match(stem)
+    if cloze:
+        statement = cloze.group("statement").replace(BLANK, "something", 1)
+        if BLANK in statement:
+            return "not_one_question"
+        return check_statement(statement + ".")
+    body = _SOURCE.sub("", stem)
+    if re.search(r"[:;]|\(\s*\)", body):
+        return "not_one_question"
+    if len(body.split()) > MAX_QUESTION_WORDS:
+        return "too_long"
+    words = body.lower().split()
+    if any(a == b and a.isalpha() for a, b in zip(words, words[1:])):
+        return "repeated_word"
+    doc = parse(body)
+    sents = list(doc.sents)
+    if len(sents) != 1:
+        return "not_one_question"
+    root = sents[0].root
+    if root.pos_ not in {"VERB", "AUX"}:
+        return "no_main_verb"
+    wh = [t for t in doc if t.tag_ in _WH_TAGS and t.i < root.i]
+    inverted = doc[0].pos_ == "AUX"
+    if not wh and not inverted:
+        return "no_question_word"
+    if root.lemma_ == "be" and any(t.lower_ in {"soon", "long", "often"} for t in doc[: root.i]) and any(
+        c.dep_ == "attr" for c in root.children
+    ):
+        return "question_word_mismatch"  # "how soon are these cases first strokes?"
+    if any(c.dep_ == "conj" and c.pos_ in {"VERB", "AUX"} and any(g.dep_ in _SUBJECTS for g in c.children)
+           for c in root.children):
+        return "two_clauses"
+    subjects = [c for c in root.children if c.dep_ in _SUBJECTS]
+    if not subjects and not any(t.dep_ in _SUBJECTS or t.head.dep_ in _SUBJECTS for t in wh):
+        return "no_subject"
+    return _dangling(doc, root)
+
+
+def check_statement(text: str) -> str | None:
+    """The checks for a declarative sentence (a cloze's statement)."""
+    doc = parse(text)
+    sents = list(doc.sents)
+    if len(sents) != 1:
+        return "not_one_question"
+    root = sents[0].root
+    if root.pos_ not in {"VERB", "AUX"}:
+        return "no_main_verb"
+    if not any(c.dep_ in _SUBJECTS for c in root.children):
+        return "no_subject"
+    return _dangling(doc, root)
+
+
+def _dangling(doc: object, root: object) -> str | None:
+    tokens = [t for t in doc if not t.is_space]  # type: ignore[attr-defined]
+    for t in tokens:
+        if t.dep_ == "mark" and t.head.pos_ not in {"VERB", "AUX"}:
+            return "dangling_clause"
+        if t.pos_ == "AUX" and t.i + 1 < len(doc) and doc[t.i + 1].pos_ == "SCONJ" and doc[t.i + 1].dep_ == "mark":  # type: ignore[index]
+            return "dangling_clause"
+    finite = [t for t in tokens if t.tag_ in {"VBZ", "VBP", "VBD", "MD"} and t.dep_ in {"aux", "auxpass", "ROOT"}]
+    heads = {t.head.i for t in finite if t.dep_ != "ROOT"}
+    for h in heads:
+        if sum(1 for t in finite if t.head.i == h and t.dep_ != "ROOT") > 1 and not any(
+            doc[h].children  # type: ignore[index]
+            and c.dep_ == "conj" for c in doc[h].children  # type: ignore[index]
+        ):
+            return "dangling_clause"
+    words = [t for t in tokens if not t.is_punct]
+    if words and words[-1].pos_ in {"CCONJ", "DET", "SCONJ"}:
+        return "dangling_clause"
+    if words and words[-1].pos_ == "ADP" and words[-1].dep_ != "prt" and not any(
+        t.tag_ in _WH_TAGS for t in tokens
+    ):
+        return "dangling_clause"
+    return None

@@ -1,0 +1,132 @@
+"""What an item can ask of a sentence, read from its parse: quantities and named things in a role.
+
+A *target* is a span of the sentence plus its *frame*: the role it plays (``list`` member of
+what the main verb governs, ``agent`` of a passive, ``with``/``by`` object, ``attr`` complement
+of "be") and the main verb's lemma. Named things that fill the same frame in other sentences
+are things of the same kind ("include" lists of symptoms, agents of "cause"): the first place
+distractors come from. Quantities are targets too; their kind is their unit's dimension.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from qa_service.quiz.quantities import Amount
+
+MAX_ENTITY_WORDS = 7
+_NOMINAL = {"NOUN", "PROPN"}
+
+
+@dataclass
+class Target:
+    """One thing a sentence states that an item can ask for."""
+
+    start: int  # characters in the sentence's clean text: the span the wh-phrase replaces
+    end: int
+    key_text: str  # the key option
+    kind: str  # "quantity" | "entity"
+    frame: str  # "list:include", "agent:cause", "with:treat", "attr:be", or a quantity's dimension
+    amount: Amount | None = None
+    wh: str = "which of the following"
+    siblings: list[str] = field(default_factory=list)  # other members of the key's list: true, never distractors
+    ent_type: str = ""
+
+
+def phrase(tok: Any, drop: set[str] | None = None) -> tuple[int, int, str]:
+    """Character span and text of a token's phrase, without its conjuncts, relative or adverbial clauses."""
+    drop = drop or {"conj", "cc", "punct", "relcl", "acl", "advcl", "appos", "parataxis"}
+    tokens = [tok]
+    stack = [c for c in tok.children if c.dep_ not in drop]
+    while stack:
+        t = stack.pop()
+        tokens.append(t)
+        stack.extend(t.children)
+    tokens.sort(key=lambda t: t.i)
+    # a contiguous run around the head only
+    idx = [t.i for t in tokens]
+    lo = hi = tok.i
+    while lo - 1 in idx:
+        lo -= 1
+    while hi + 1 in idx:
+        hi += 1
+    doc = tok.doc
+    while lo < hi and (doc[lo].is_punct or doc[lo].pos_ in {"CCONJ", "ADP"}):
+        lo += 1
+    while hi > lo and (doc[hi].is_punct or doc[hi].pos_ in {"CCONJ", "ADP", "DET"}):
+        hi -= 1
+    span = doc[lo : hi + 1]
+    return span.start_char, span.end_char, span.text
+
+
+def _members(head: Any) -> list[Any]:
+    """A list's members: the head and its conjuncts (recursively)."""
+    out = [head]
+    for c in head.children:
+        if c.dep_ == "conj" and c.pos_ in _NOMINAL:
+            out.extend(_members(c))
+    return out
+
+
+def entity_targets(doc: Any) -> list[Target]:
+    """Named things the sentence states in a role an item can ask about."""
+    sents = list(doc.sents)
+    if len(sents) != 1:
+        return []
+    root = sents[0].root
+    if root.pos_ not in {"VERB", "AUX"} or any(c.dep_ == "neg" for c in root.children):
+        return []
+    out: list[Target] = []
+    verb = root.lemma_.lower()
+    passive = any(c.dep_ == "auxpass" for c in root.children)
+    has_complement = any(c.dep_ in {"dobj", "attr", "prep", "agent", "acomp", "xcomp"} for c in root.children)
+    for c in root.children:
+        slots: list[tuple[Any, str]] = []
+        if c.dep_ == "nsubj" and c.pos_ in _NOMINAL and has_complement and root.lemma_ != "be":
+            slots.append((c, "subject"))
+        elif c.dep_ in {"dobj", "attr"} and c.pos_ in _NOMINAL:
+            slots.append((c, "dobj" if c.dep_ == "dobj" else "attr"))
+        elif c.dep_ == "agent" or (c.dep_ == "prep" and c.lower_ in {"with", "by"} and passive):
+            slots.extend((p, "agent" if c.dep_ == "agent" else c.lower_) for p in c.children if p.dep_ == "pobj")
+        for head, role in slots:
+            if head.pos_ not in _NOMINAL:
+                continue
+            members = _members(head)
+            # "such as A, B and C" inside the slot: the list is what the item asks for
+            for t in head.subtree:
+                if t.dep_ == "pobj" and t.head.dep_ == "prep" and t.head.lower_ in {"as", "including"} and len(
+                    _members(t)
+                ) >= 2:
+                    members = _members(t)
+                    break
+            if len(members) >= 2:
+                spans = [phrase(m) for m in members]
+                lo = min(s[0] for s in spans)
+                hi = max(s[1] for s in spans)
+                names = [s[2] for s in spans if 0 < len(s[2].split()) <= MAX_ENTITY_WORDS]
+                for name, m in zip(names, members):
+                    siblings = [x for x in names if x != name]
+                    out.append(Target(lo, hi, name, "entity", f"list:{verb}", siblings=siblings, ent_type=m.ent_type_))
+                continue
+            if role == "attr" and not _relational_subject(root):
+                continue
+            if role == "dobj":
+                continue  # a plain object names what the sentence is about more often than a fact about it
+            lo, hi, name = phrase(head)
+            if 0 < len(name.split()) <= MAX_ENTITY_WORDS and not any(t.pos_ == "PRON" for t in doc[head.i : head.i + 1]):
+                wh = "what" if role == "attr" else "which of the following"
+                out.append(Target(lo, hi, name, "entity", f"{role}:{verb}", wh=wh, ent_type=head.ent_type_))
+    return out
+
+
+def _relational_subject(root: Any) -> bool:
+    """The subject names a relation to something ("the most common cause of X", "treatment for Y")."""
+    for c in root.children:
+        if c.dep_ in {"nsubj", "nsubjpass"}:
+            return c.pos_ in _NOMINAL and any(p.dep_ == "prep" for p in c.children)
+    return False
+
+
+def fillers(doc: Any) -> list[Target]:
+    """Every named thing a sentence states in any frame (candidates for distractors)."""
+    return entity_targets(doc)
