@@ -42,7 +42,7 @@ RELATIVE_SENTENCE_CUTOFF = 0.5
 MIN_SENTENCE_RELEVANCE = 0.2
 DOC_WEIGHT = 0.3
 # Share of the topic's (rarity-weighted) words a sentence's context must use to be on the topic.
-MIN_COVERAGE = 0.6
+MIN_COVERAGE = 0.5
 MIN_CHARS, MAX_CHARS = 25, 400
 LEAD_CHARS = 200
 

@@ -37,7 +37,7 @@ from qa_service.quiz import MAX_ITEMS, MIN_ITEMS
 from qa_service.quiz.checks import normalise, passed, run_checks, text_contains
 from qa_service.quiz.distractors import Candidate, numeric_candidates, stated_in_evidence
 from qa_service.quiz.errors import QuizError
-from qa_service.quiz.evidence import DocContext, Evidence, Sentence, content_terms, display_title, gather
+from qa_service.quiz.evidence import MIN_COVERAGE, DocContext, Evidence, Sentence, content_terms, display_title, gather
 from qa_service.quiz.grammar import check_stem
 from qa_service.quiz.nlp import parse_all
 from qa_service.quiz.quantities import Amount, base_range, find_amounts, possible, same_value
@@ -163,7 +163,7 @@ def collect_drafts(evidence: Evidence, report: QuizReport) -> list[Draft]:
     evidence.disputed = _disputed_sentences(evidence.sentences)
     usable = []
     for s in relevant:
-        if s.coverage < 0.6:
+        if s.coverage < MIN_COVERAGE:
             report.rejected.append(Rejection(s.clean, _name(s), f"off_topic (covers {s.coverage:.0%} of the topic)"))
         elif s.key in evidence.disputed:
             report.rejected.append(Rejection(s.clean, _name(s), "disputed_quantity"))

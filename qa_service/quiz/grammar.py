@@ -72,8 +72,8 @@ def check_stem(stem: str) -> str | None:
     inverted = doc[0].pos_ == "AUX"
     if not wh and not inverted:
         return "no_question_word"
-    if root.lemma_ == "be" and any(t.lower_ in {"soon", "long", "often"} for t in doc[: root.i]) and any(
-        c.dep_ == "attr" for c in root.children
+    if root.lemma_ == "be" and any(t.lower_ in {"soon", "often"} for t in doc[: root.i]) and not any(
+        c.pos_ in {"VERB", "ADJ"} for c in root.children
     ):
         return "question_word_mismatch"  # "how soon are these cases first strokes?"
     if any(c.dep_ == "conj" and c.pos_ in {"VERB", "AUX"} and any(g.dep_ in _SUBJECTS for g in c.children)

@@ -82,7 +82,14 @@ def entity_targets(doc: Any) -> list[Target]:
     has_complement = any(c.dep_ in {"dobj", "attr", "prep", "agent", "acomp", "xcomp"} for c in root.children)
     for c in root.children:
         slots: list[tuple[Any, str]] = []
-        if c.dep_ == "nsubj" and c.pos_ in _NOMINAL and has_complement and root.lemma_ != "be":
+        if (
+            c.dep_ == "nsubj"
+            and c.pos_ in _NOMINAL
+            and has_complement
+            and root.lemma_ != "be"
+            and not any(p.dep_ == "prep" for p in c.children)  # "risk factors for X include ...": asks the list
+            and not any(len(_members(o)) > 1 for o in root.children if o.dep_ in {"dobj", "attr"})
+        ):
             slots.append((c, "subject"))
         elif c.dep_ in {"dobj", "attr"} and c.pos_ in _NOMINAL:
             slots.append((c, "dobj" if c.dep_ == "dobj" else "attr"))
