@@ -105,10 +105,12 @@ class Engine:
             raise EmptyStoreError()
         return index
 
-    def candidates(self, query: str, n: int | None = None, index: Any | None = None) -> tuple[np.ndarray, list[Candidate]]:
-        """Query vector and fused candidates (for callers that need more than passages)."""
+    def candidates(
+        self, query: str, n: int | None = None, index: Any | None = None, vector: np.ndarray | None = None
+    ) -> tuple[np.ndarray, list[Candidate]]:
+        """Query vector and fused candidates (for callers that need more than passages; ``vector``: already embedded)."""
         index = index if index is not None else self._index()
-        vector = self._embed_query(query)
+        vector = self._embed_query(query) if vector is None else vector
         return vector, self.searcher.candidates(query, vector, n, index=index)
 
     def search(self, query: str, k: int | None = None) -> SearchResult:

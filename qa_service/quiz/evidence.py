@@ -106,6 +106,8 @@ class Evidence:
     topic_vector: Any = None
     topic_weights: dict[str, float] = field(default_factory=dict)
     disputed: set[tuple[str, int, int]] = field(default_factory=set)
+    vectors: dict[str, Any] = field(default_factory=dict)  # unit-length embeddings of stems and phrases
+    fillers: list[Any] | None = None  # (sentence, target) of every named thing in a role (distractor pool)
 
     @property
     def usable(self) -> list[Sentence]:

@@ -59,6 +59,7 @@ MIN_KIND_SIMILARITY = 0.3
 # Of the stem's subject words, the share a sentence must use to state something about the same subject.
 SAME_SUBJECT_SHARE = 0.6
 MAX_ENTITY_CANDIDATES = 12
+STEM_BATCH_EXTRA = 8
 
 
 @dataclass
@@ -317,6 +318,9 @@ def realise_all(
     used: set[tuple[str, int, int]] = set()
     failed: dict[tuple[str, int, int], str] = {}
     remaining = list(drafts)
+    head = drafts[: n + STEM_BATCH_EXTRA]
+    _fillers(engine, evidence)
+    _prepare_vectors(engine, evidence, head, [d.key_text for d in drafts if not d.numeric])
     while remaining and len(chosen) < n:
         best = max(
             remaining,
@@ -403,24 +407,25 @@ def _entity_options(engine: Any, evidence: Evidence, d: Draft, pool: list[Senten
     key_terms = content_terms(key.key_text)
     banned = {normalise(x) for x in [key.key_text, *key.siblings]}
     seen: dict[str, tuple[Sentence, Target]] = {}
-    fill_sents = [s for s in pool if s.doc.doc_id != d.sentence.doc.doc_id and 25 <= len(s.clean) <= 400]
-    for s, doc in zip(fill_sents, parse_all([s.clean for s in fill_sents])):
-        for t in entity_targets(doc):
-            name = normalise(t.key_text)
-            terms = content_terms(t.key_text)
-            if name in banned or not terms or terms & (key_terms | topic) or name in seen:
-                continue
-            if key.ent_type and t.ent_type and key.ent_type != t.ent_type:
-                continue
-            if text_contains(d.sentence.clean, t.key_text):
-                continue
-            seen[name] = (s, t)
+    for s, t in _fillers(engine, evidence):
+        if s.doc.doc_id == d.sentence.doc.doc_id:
+            continue
+        name = normalise(t.key_text)
+        terms = content_terms(t.key_text)
+        if name in banned or not terms or terms & (key_terms | topic) or name in seen:
+            continue
+        if key.ent_type and t.ent_type and key.ent_type != t.ent_type:
+            continue
+        if text_contains(d.sentence.clean, t.key_text):
+            continue
+        seen[name] = (s, t)
     if not seen:
         return []
     names = list(seen)
-    vectors = engine.embed([key.key_text] + [seen[n][1].key_text for n in names])
-    vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
-    sims = vectors[1:] @ vectors[0]
+    phrases = [seen[n][1].key_text for n in names]
+    _prepare_vectors(engine, evidence, [], [key.key_text, *phrases])
+    key_vec = evidence.vectors[key.key_text]
+    sims = np.array([float(evidence.vectors[p] @ key_vec) for p in phrases])
     ranked = sorted(
         range(len(names)),
         key=lambda i: -(float(sims[i]) + (0.2 if seen[names[i]][1].frame == key.frame else 0.0)),
@@ -431,13 +436,22 @@ def _entity_options(engine: Any, evidence: Evidence, d: Draft, pool: list[Senten
         if float(sims[i]) < MIN_KIND_SIMILARITY or len(out) >= MAX_ENTITY_CANDIDATES:
             break
         s, t = seen[names[i]]
-        if _stated_for_stem(engine, t.key_text, anchor, pool):
+        if _stated_for_stem(t.key_text, anchor, pool):
             continue
         length_ratio = max(len(t.key_text), len(key.key_text)) / max(1, min(len(t.key_text), len(key.key_text)))
         if length_ratio > 2.5:
             continue
         out.append(Candidate(t.key_text, None, "same_kind", f"Stated in another context: “{_clip(s.clean)}”", s))
     return out
+
+
+def _fillers(engine: Any, evidence: Evidence) -> list[tuple[Sentence, Target]]:
+    """Named things in a role in every sentence of the retrieved documents, embedded in one model call."""
+    if evidence.fillers is None:
+        sents = [s for s in evidence.sentences if 25 <= len(s.clean) <= 400]
+        evidence.fillers = [(s, t) for s, doc in zip(sents, parse_all([s.clean for s in sents])) for t in entity_targets(doc)]
+        _prepare_vectors(engine, evidence, [], [t.key_text for _, t in evidence.fillers])
+    return evidence.fillers
 
 
 def _anchor_terms(d: Draft) -> set[str]:
@@ -447,18 +461,13 @@ def _anchor_terms(d: Draft) -> set[str]:
     return content_terms(body.replace("_____", " "))
 
 
-def _stated_for_stem(engine: Any, name: str, anchor: set[str], pool: list[Sentence]) -> bool:
-    """Whether a sentence of the corpus states ``name`` together with most of the stem's words."""
+def _stated_for_stem(name: str, anchor: set[str], pool: list[Sentence]) -> bool:
+    """Whether a sentence of the evidence (every sentence of the retrieved documents and of the passages
+    retrieved for the stem) states ``name`` together with most of the stem's words."""
     if not anchor:
         return True
     need = max(1, round(SAME_SUBJECT_SHARE * len(anchor)))
-    texts = [s.clean for s in pool]
-    try:
-        _, cands = engine.candidates(" ".join(sorted(anchor)) + " " + name, STEM_EVIDENCE_K)
-        texts += [c.row.text for c in cands]
-    except Exception:  # noqa: BLE001 - an empty store raises; the pool is then all there is
-        logger.debug("stem search failed", exc_info=True)
-    for text in texts:
+    for text in (s.clean for s in pool):
         if text_contains(text, name) and len(anchor & content_terms(text)) >= need:
             return True
     return False
@@ -466,6 +475,16 @@ def _stated_for_stem(engine: Any, name: str, anchor: set[str], pool: list[Senten
 
 def _clip(text: str, width: int = 160) -> str:
     return text if len(text) <= width else text[: width - 1].rsplit(" ", 1)[0] + "…"
+
+
+def _prepare_vectors(engine: Any, evidence: Evidence, drafts: list[Draft], names: list[str] | None = None) -> None:
+    """Embed stems (and phrases) not embedded yet, in one model call: a call costs far more than a text."""
+    todo = list(dict.fromkeys([_stem_query(d) for d in drafts] + (names or [])))
+    todo = [t for t in todo if t not in evidence.vectors]
+    if todo:
+        vectors = engine.embed(todo)
+        norms = np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
+        evidence.vectors.update(zip(todo, vectors / norms))
 
 
 def _stem_query(d: Draft) -> str:
@@ -478,7 +497,12 @@ def _stem_evidence(engine: Any, d: Draft, evidence: Evidence) -> list[Sentence]:
     from qa_service.answering import clean_statement_text
 
     known = {s.doc.doc_id for s in evidence.sentences}
-    _, cands = engine.candidates(_stem_query(d), max(engine.settings.retrieval.candidates, STEM_EVIDENCE_K))
+    query = _stem_query(d)
+    if query not in evidence.vectors:
+        _prepare_vectors(engine, evidence, [d])
+    _, cands = engine.candidates(
+        query, max(engine.settings.retrieval.candidates, STEM_EVIDENCE_K), vector=evidence.vectors[query]
+    )
     out: list[Sentence] = []
     for c in cands[:STEM_EVIDENCE_K]:
         r = c.row
