@@ -144,7 +144,9 @@ def gather(engine: Any, topic: str) -> Evidence:
     for c in cands:
         best_doc[c.row.doc_id] = max(best_doc.get(c.row.doc_id, -1.0), c.dense)
     top = max(best_doc.values())
-    doc_order = [d for d in dict.fromkeys(c.row.doc_id for c in cands) if best_doc[d] >= RELATIVE_DOC_CUTOFF * top]
+    # every retrieved document is read (its sentences are the distractor pool and the evidence guard);
+    # items come only from those about as close to the topic as the best one
+    doc_order = list(dict.fromkeys(c.row.doc_id for c in cands))
     stored = engine.documents(doc_order)
     chunk_sims: dict[str, list[tuple[int, int, float]]] = {}
     for c in cands:
@@ -159,7 +161,11 @@ def gather(engine: Any, topic: str) -> Evidence:
         source, title = sources[doc_id]
         doc = DocContext(doc_id, source, display_title(title, ev.sections, source), _lead(ev.text))
         doc_rel = best_doc[doc_id] / top if top > 0 else 0.0
-        sentences.extend(_sentences(doc, ev, q, doc_rel, chunk_sims.get(doc_id, [])))
+        found = _sentences(doc, ev, q, doc_rel, chunk_sims.get(doc_id, []))
+        if best_doc[doc_id] < RELATIVE_DOC_CUTOFF * top:
+            for sent in found:
+                sent.relevance = 0.0
+        sentences.extend(found)
     best = max((s.relevance for s in sentences), default=0.0)
     cut = max(MIN_SENTENCE_RELEVANCE, RELATIVE_SENTENCE_CUTOFF * best)
     for s in sentences:
