@@ -123,6 +123,14 @@ def build_consumer8(out: Path) -> list[str]:
     return [c.lower() for c in CONSUMER8]
 
 
+def build_consumer(out: Path) -> list[str]:
+    """The team's consumer-health corpus (``python -m eval.datasets consumer``): 40 MedQuAD pages, 8 conditions."""
+    from eval.datasets.consumer import PAGES_FILE, build_consumer as build, load_selection
+
+    build(out.parent, data_root=SHARED, force=True)
+    return [c.name for c in load_selection(PAGES_FILE).conditions]
+
+
 def build_nih(out: Path) -> list[str]:
     out.mkdir(parents=True)
     for i, d in enumerate(_jsonl(SHARED / "nih_demo_corpus" / "medquad_blood_nutrition_docs.jsonl")):
@@ -141,7 +149,10 @@ def build_pubmedqa(out: Path) -> list[str]:
     return [m.lower() for m in specific[:2]]
 
 
-BUILDERS = {"nih3": build_nih3, "consumer8": build_consumer8, "nih": build_nih, "pubmedqa": build_pubmedqa}
+BUILDERS = {
+    "nih3": build_nih3, "consumer": build_consumer, "consumer8": build_consumer8, "nih": build_nih,
+    "pubmedqa": build_pubmedqa,
+}
 
 
 # ------------------------------------------------------------------ independent checks
@@ -197,7 +208,9 @@ def item_checks(item: Any, topic: str, engine: Any, sentences: list[str]) -> dic
     }
 
 
-def run_corpus(name: str, n: int, work: Path, show: int) -> list[dict[str, Any]]:
+def run_corpus(
+    name: str, n: int, work: Path, show: int, topics_only: list[str] | None = None, verbose: bool = False
+) -> list[dict[str, Any]]:
     from ingest.pipeline import ingest_paths
     from ingest.settings import get_settings
     from qa_service.engine import Engine
@@ -205,7 +218,14 @@ def run_corpus(name: str, n: int, work: Path, show: int) -> list[dict[str, Any]]
     from qa_service.quiz.generate import build_report
 
     folder = work / name / "corpus"
-    topics = BUILDERS[name](folder)
+    marker = work / name / "topics.json"
+    if marker.is_file():  # a kept --work folder: the corpus is built and ingested already
+        topics = json.loads(marker.read_text(encoding="utf-8"))
+    else:
+        topics = BUILDERS[name](folder)
+        marker.write_text(json.dumps(topics), encoding="utf-8")
+    if topics_only:
+        topics = [t for t in topics if t in topics_only]
     rows = []
     engine = Engine.open(get_settings(work / name / "store"), owner={"command": "bench-quiz"})
     try:
@@ -213,6 +233,8 @@ def run_corpus(name: str, n: int, work: Path, show: int) -> list[dict[str, Any]]
         sentences = _corpus_sentences(engine)
         engine.ask("What is the treatment?")  # warm-up: model, pint, BM25
         for topic in topics:
+            if verbose:
+                print(f"\n=== {name}: {topic}", flush=True)
             started = time.perf_counter()
             try:
                 report = build_report(engine, topic, n=n, seed=0)
@@ -221,6 +243,8 @@ def run_corpus(name: str, n: int, work: Path, show: int) -> list[dict[str, Any]]
                 items, note = [], str(exc)
             elapsed = time.perf_counter() - started
             checks = [item_checks(it, topic, engine, sentences) for it in items]
+            if verbose:
+                _print_items(items, checks)
             keys = [(it.citations[0].doc_id, it.citations[0].start) for it in items]
             one_per_sentence = len(set(keys)) == len(keys)
             bad = [it for it, ch in zip(items, checks) if not all(ch.values())]
@@ -250,19 +274,33 @@ def run_corpus(name: str, n: int, work: Path, show: int) -> list[dict[str, Any]]
     return rows
 
 
+def _print_items(items: list[Any], checks: list[dict[str, bool]]) -> None:
+    for it, ch in zip(items, checks):
+        failed = [k for k, v in ch.items() if not v]
+        print(f"- {it.stem}" + (f"   FAILED {failed}" if failed else ""))
+        for i, o in enumerate(it.options):
+            print(f"    {'*' if i == it.answer_index else ' '} {o}   | {it.option_rationales[i][:150]}")
+        print(f"    cited: {it.citations[0].text[:300]!r}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=5)
     parser.add_argument("--only", default=",".join(BUILDERS))
     parser.add_argument("--show", type=int, default=5, help="items per topic kept in --json")
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--topics", default="", help="comma-separated: only these topics")
+    parser.add_argument("--work", type=Path, default=None, help="keep built corpora and stores here (reused)")
+    parser.add_argument("--print", dest="verbose", action="store_true", help="print every item")
     args = parser.parse_args()
     if not SHARED.is_dir():
         sys.exit(f"needs the shared data folder at {SHARED}")
     rows: list[dict[str, Any]] = []
+    only = [t.strip() for t in args.topics.split(",") if t.strip()] or None
     with tempfile.TemporaryDirectory() as tmp:
+        work = args.work or Path(tmp)
         for name in args.only.split(","):
-            rows.extend(run_corpus(name, args.n, Path(tmp), args.show))
+            rows.extend(run_corpus(name, args.n, work, args.show, only, args.verbose))
     items = sum(r["items"] for r in rows)
     secs = sum(r["seconds"] for r in rows)
     good = sum(round((r["passing_all"] or 0) * r["items"]) for r in rows)

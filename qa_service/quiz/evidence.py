@@ -10,9 +10,10 @@ Two scores decide whether a sentence may give an item:
 - ``relevance``: how close the sentence (its stored vector, else its chunk's) and its document
   are to the topic, relative to the best sentence (the retrieval score);
 - ``coverage``: the share of the topic's words, weighted by how rare each is among the retrieved
-  documents, that the sentence *in its context* uses (document title, section heading, the
-  sentence): "pernicious anemia" is not covered by a sentence of the iron-deficiency page that
-  only says "anemia" (the entity overlap with the topic).
+  documents, that the sentence *in its context* uses (document title and first line, the words
+  the document uses most, section heading, the sentence): "pernicious anemia" is not covered by a
+  sentence of the iron-deficiency page that only says "anemia" (the entity overlap with the topic),
+  while every sentence of a case report that is about the topic throughout is.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,6 +47,8 @@ DOC_WEIGHT = 0.3
 MIN_COVERAGE = 0.5
 MIN_CHARS, MAX_CHARS = 25, 400
 LEAD_CHARS = 200
+# A document's own subject: the content words it uses most (a case report whose title line says nothing).
+DOC_KEY_TERMS = 12
 
 
 @dataclass
@@ -55,6 +59,7 @@ class DocContext:
     source: str
     title: str | None  # the document's title; never the file name
     lead: str = ""  # the document's opening lines: what the whole document is about
+    key_terms: str = ""  # the content words the document uses most (stemmed, space-separated)
 
 
 @dataclass
@@ -72,6 +77,7 @@ class Sentence:
     coverage: float = 0.0
     amounts: list[Amount] = field(default_factory=list)
     prev: Sentence | None = None
+    vector: Any = None  # the unit-length sentence vector stored at ingest, when there is one
 
     @property
     def key(self) -> tuple[str, int, int]:
@@ -81,6 +87,11 @@ class Sentence:
     def context(self) -> str:
         """Title, section and sentence: what the sentence is about, read in place."""
         return " ".join(p for p in (self.doc.title, self.doc.lead, self.section, self.clean) if p)
+
+    @property
+    def context_terms(self) -> set[str]:
+        """Stemmed words of the context and the document's most used words."""
+        return set(stem_terms(self.context)) | set(self.doc.key_terms.split())
 
     def citation(self, cid: int) -> Citation:
         """This sentence as a contract ``Citation`` numbered ``cid``."""
@@ -121,11 +132,10 @@ def topic_terms(text: str) -> list[str]:
     return [t for t in dict.fromkeys(stem_terms(text)) if t not in generic and not t.isdigit()]
 
 
-def coverage(weights: dict[str, float], context: str) -> float:
-    """Rarity-weighted share of the topic's words that ``context`` uses."""
+def coverage(weights: dict[str, float], words: set[str]) -> float:
+    """Rarity-weighted share of the topic's words that the (stemmed) context ``words`` use."""
     if not weights:
         return 1.0
-    words = set(stem_terms(context))
     total = sum(weights.values())
     return sum(w for t, w in weights.items() if t in words) / total if total else 0.0
 
@@ -159,7 +169,7 @@ def gather(engine: Any, topic: str) -> Evidence:
         if ev is None or not ev.text:
             continue
         source, title = sources[doc_id]
-        doc = DocContext(doc_id, source, display_title(title, ev.sections, source), _lead(ev.text))
+        doc = DocContext(doc_id, source, display_title(title, ev.sections, source), _lead(ev.text), _key_terms(ev.text))
         doc_rel = best_doc[doc_id] / top if top > 0 else 0.0
         found = _sentences(doc, ev, q, doc_rel, chunk_sims.get(doc_id, []))
         if best_doc[doc_id] < RELATIVE_DOC_CUTOFF * top:
@@ -173,7 +183,7 @@ def gather(engine: Any, topic: str) -> Evidence:
             s.relevance = 0.0
     weights = _topic_weights(topic, sentences)
     for s in sentences:
-        s.coverage = coverage(weights, s.context)
+        s.coverage = coverage(weights, s.context_terms)
     return Evidence(topic, sentences, vector, weights)
 
 
@@ -183,6 +193,13 @@ def _lead(text: str) -> str:
         if len(line.split()) >= 2:
             return line.strip()[:LEAD_CHARS]
     return ""
+
+
+def _key_terms(text: str) -> str:
+    """The document's most frequent content words (stemmed): what it is about when no title says so."""
+    generic = set(stem_terms(" ".join(function_words())))
+    counts = Counter(t for t in stem_terms(text) if t not in generic and not any(ch.isdigit() for ch in t))
+    return " ".join(t for t, _ in counts.most_common(DOC_KEY_TERMS))
 
 
 def display_title(title: str | None, sections: list[Any], source: str) -> str | None:
@@ -209,7 +226,9 @@ def _sentences(doc: DocContext, ev: Any, q: np.ndarray, doc_rel: float, chunks: 
         if _statement(clean, section):
             vec = ev.sentence_vectors.get((a, b))
             if vec is not None:
-                sim = float(np.dot(vec, q) / ((np.linalg.norm(vec) * np.linalg.norm(q)) or 1.0))
+                vec = np.asarray(vec, dtype=np.float32)
+                sent.vector = vec / (float(np.linalg.norm(vec)) or 1.0)
+                sim = float(np.dot(sent.vector, q) / (float(np.linalg.norm(q)) or 1.0))
             else:
                 sim = max((s for lo, hi, s in chunks if min(hi, b) > max(lo, a)), default=0.0)
             sent.relevance = round(DOC_WEIGHT * doc_rel + (1 - DOC_WEIGHT) * max(sim, 0.0), 6)
@@ -232,7 +251,7 @@ def _topic_weights(topic: str, sentences: list[Sentence]) -> dict[str, float]:
     terms = topic_terms(topic)
     docs: dict[str, set[str]] = {}
     for s in sentences:
-        docs.setdefault(s.doc.doc_id, set()).update(stem_terms(s.context))
+        docs.setdefault(s.doc.doc_id, set()).update(s.context_terms)
     n = max(len(docs), 1)
     return {t: math.log(1 + n / (1 + sum(t in words for words in docs.values()))) + 0.1 for t in terms}
 

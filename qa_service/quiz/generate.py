@@ -32,14 +32,15 @@ from typing import Any
 import numpy as np
 
 from ingest.errors import UsageError
+from ingest.lexical import stem_terms
 from qa_service.models import Citation, QuizItem
 from qa_service.quiz import MAX_ITEMS, MIN_ITEMS
 from qa_service.quiz.checks import normalise, passed, run_checks, text_contains
 from qa_service.quiz.distractors import Candidate, numeric_candidates, stated_in_evidence
 from qa_service.quiz.errors import QuizError
 from qa_service.quiz.evidence import MIN_COVERAGE, DocContext, Evidence, Sentence, content_terms, display_title, gather
-from qa_service.quiz.grammar import check_stem
-from qa_service.quiz.nlp import parse_all
+from qa_service.quiz.grammar import BLANK, anaphor, check_stem
+from qa_service.quiz.nlp import parse, parse_all
 from qa_service.quiz.quantities import Amount, base_range, find_amounts, possible, same_value
 from qa_service.quiz.stems import cloze, question, quantity_wh, target_tokens
 from qa_service.quiz.targets import Target, entity_targets
@@ -54,12 +55,21 @@ MAX_NEIGHBOUR_RATIO = 30.0
 CLOZE_PENALTY = 0.7
 ENTITY_WEIGHT = 0.9
 DOC_DIVERSITY = 0.9
-# A named thing is "of the same kind" as the key when their embeddings are at least this similar.
-MIN_KIND_SIMILARITY = 0.3
+# A named thing is "of the same kind" as the key when this score (phrase and source-sentence similarity,
+# plus the same-role bonus) reaches the floor.
+MIN_KIND_SIMILARITY = 0.4
+PHRASE_SHARE = 0.5
+SAME_FRAME_BONUS = 0.15
 # Of the stem's subject words, the share a sentence must use to state something about the same subject.
 SAME_SUBJECT_SHARE = 0.6
 MAX_ENTITY_CANDIDATES = 12
 STEM_BATCH_EXTRA = 8
+# A named key with at least this share of its words from the topic names the topic itself.
+TOPIC_KEY_SHARE = 0.5
+# Two sentences sharing this share of their content words (Jaccard) state one fact.
+SAME_SENTENCE_OVERLAP = 0.7
+# ... and two sentences giving the same value with this share of their words in common state one fact.
+SAME_VALUE_OVERLAP = 0.25
 
 
 @dataclass
@@ -173,6 +183,7 @@ def collect_drafts(evidence: Evidence, report: QuizReport) -> list[Draft]:
     offsets = [_body_offset(s.clean) for s in usable]
     docs = parse_all([s.clean[o:] for s, o in zip(usable, offsets)])
     best_rel = max((s.relevance for s in usable), default=1.0) or 1.0
+    topic = set(stem_terms(evidence.topic))
     drafts: list[Draft] = []
     for s, doc, off in zip(usable, docs, offsets):
         targets = [_shift(t, -off) for t in _quantity_targets(s) if t.start >= off] + entity_targets(doc)
@@ -182,6 +193,9 @@ def collect_drafts(evidence: Evidence, report: QuizReport) -> list[Draft]:
         failures: list[str] = []
         made = 0
         for t in targets:
+            if t.kind == "entity" and _names_topic(t.key_text, topic):
+                failures.append("key_is_the_topic")
+                continue
             stem, natural, why = _write_stem(s, doc, t, s.clean[off:])
             if stem is None:
                 failures.append(why)
@@ -195,6 +209,13 @@ def collect_drafts(evidence: Evidence, report: QuizReport) -> list[Draft]:
     report.candidates = len({d.sentence.key for d in drafts})
     drafts.sort(key=lambda d: (-d.score, d.sentence.doc.doc_id, d.sentence.start, d.key_text))
     return drafts
+
+
+def _names_topic(key: str, topic: set[str]) -> bool:
+    """Whether a key is mostly the topic's own words ("severe B12 deficiency" in a quiz on B12
+    deficiency): the stem then asks for what the quiz is about, and the reader needs no knowledge."""
+    words = set(stem_terms(key))
+    return bool(words) and len(words & topic) >= TOPIC_KEY_SHARE * len(words)
 
 
 def _body_offset(text: str) -> int:
@@ -244,37 +265,110 @@ def _without_comparator(a: Amount) -> Amount:
 
 
 def _write_stem(s: Sentence, doc: Any, t: Target, text: str) -> tuple[str | None, bool, str]:
-    """(stem with its source phrase, whether a question, failure reason)."""
+    """(stem with its source phrase, whether a question, failure reason).
+
+    The sentence is tried whole, then as the clause that holds the target (a clause with its own
+    subject states a fact on its own: "..., while vitamin B12 was decreased at 53 pg/mL"), then
+    without a leading phrase that points back to an earlier sentence ("In this context, ...").
+    A question from the first view that gives one; else a cloze from the first that gives one.
+    """
     src = source_phrase(s)
-    tokens = target_tokens(doc, t.start, t.end)
-    if tokens is None:
-        return None, False, "target_not_in_parse"
-    wh = t.wh
-    if t.amount is not None:
-        governs_of = any(c.dep_ == "prep" and c.lower_ == "of" for tok in tokens for c in tok.children)
-        wh = quantity_wh(t.amount, governs_of) or ""
-        comparator = _comparator_before(text, t.start)
-        if comparator:
-            return None, False, "comparator"
-    body = question(doc, tokens, wh) if wh else None
-    if body is not None:
+    if t.amount is not None and _comparator_before(text, t.start):
+        return None, False, "comparator"
+    why = "no_question_form"
+    views = _views(doc, t.start, t.end, text)
+    for lo, hi in views:
+        vdoc = doc if (lo, hi) == (0, len(text)) else parse(text[lo:hi])
+        tokens = target_tokens(vdoc, t.start - lo, t.end - lo)
+        if tokens is None:
+            continue
+        wh = t.wh
+        if t.amount is not None:
+            governs_of = any(c.dep_ == "prep" and c.lower_ == "of" for tok in tokens for c in tok.children)
+            wh = quantity_wh(t.amount, governs_of) or ""
+        body = question(vdoc, tokens, wh) if wh and not t.cloze_only else None
+        if body is None:
+            continue
         stem = f"{src} {body[:1].lower() + body[1:] if not _keeps_case(body) else body}" if src else body
-        why = check_stem(stem)
-        if why is None:
+        why = check_stem(stem) or _dropped(vdoc, tokens, body)
+        if not why:
             return stem, True, ""
-    else:
-        why = "no_question_form"
-    statement = cloze(doc, t.start, t.end, text)
-    if statement is None:
-        return None, False, why
     what = "value" if t.amount is not None else "term"
-    stem = f"{src} which {what} completes the statement: “{statement}”?" if src else (
-        f"Which {what} completes the statement: “{statement}”?"
-    )
-    cloze_why = check_stem(stem)
-    if cloze_why is None:
-        return stem, False, ""
-    return None, False, cloze_why
+    for lo, hi in views:
+        vdoc = doc if (lo, hi) == (0, len(text)) else parse(text[lo:hi])
+        statement = cloze(vdoc, t.start - lo, t.end - lo, text[lo:hi])
+        if statement is None and (lo, hi) == (0, len(text)) and s.clean != text:
+            # a labelled entry ("Initial dosing: 1000 μg intramuscularly")
+            off = len(s.clean) - len(text)
+            statement = s.clean[: off + t.start] + BLANK + s.clean[off + t.end :].rstrip(" .")
+        if statement is None:
+            continue
+        statement = _uc(statement)
+        stem = f"{src} which {what} completes the statement: “{statement}”?" if src else (
+            f"Which {what} completes the statement: “{statement}”?"
+        )
+        cloze_why = check_stem(stem)
+        if cloze_why is None:
+            return stem, False, ""
+        why = cloze_why
+    return None, False, why
+
+
+def _dropped(doc: Any, target: list[Any], body: str) -> str:
+    """"words_dropped" when the question lost a content word of its statement (other than the target's,
+    a parenthesis or a leading adverb): the inversion then changed what the sentence says."""
+    inside = {t.i for t in target}
+    aside: set[int] = set()
+    depth = 0
+    for t in doc:
+        depth += t.text in {"(", "["}
+        if depth:
+            aside.add(t.i)
+        depth -= t.text in {")", "]"} and depth > 0
+    subject = next((t for t in doc if t.dep_ in {"nsubj", "nsubjpass"}), None)
+    lead = subject.left_edge.i if subject is not None else 0
+    need = {
+        t.lemma_.lower() for t in doc
+        if t.is_alpha and not t.is_stop and t.i not in inside | aside and not (t.i < lead and t.pos_ == "ADV")
+    }
+    have = {t.lemma_.lower() for t in parse(body)} | {t.lower_ for t in parse(body)}
+    return "words_dropped" if need - have else ""
+
+
+def _views(doc: Any, start: int, end: int, text: str) -> list[tuple[int, int]]:
+    """Character spans of ``text`` that state the target's fact: the whole sentence, the clause with
+    its own subject that holds the target, the sentence without a leading phrase pointing back."""
+    views = [(0, len(text))]
+    span = doc.char_span(start, end, alignment_mode="expand")
+    if span is None:
+        return views
+    t = span.root
+    while t.head.i != t.i:
+        if t.dep_ in {"advcl", "conj", "ccomp"} and t.pos_ in {"VERB", "AUX"} and any(
+            c.dep_ in {"nsubj", "nsubjpass"} for c in t.children
+        ):
+            words = [w for w in t.subtree if not (w.i == t.left_edge.i and w.dep_ in {"mark", "cc"})]
+            words = [w for w in words if not (w.is_punct and w.i in {words[0].i, words[-1].i})]
+            lo, hi = words[0].idx, words[-1].idx + len(words[-1].text)
+            if lo <= start and end <= hi and (lo, hi) != (0, len(text)):
+                views.append((lo, hi))
+            break
+        t = t.head
+    root = span.root.sent.root
+    tail = [c for c in root.children if c.dep_ == "conj" and c.pos_ in {"VERB", "AUX"} and c.i > root.i]
+    if tail and not any(start >= c.left_edge.idx for c in tail):
+        # the first of two coordinated clauses ("X becomes apparent at ... and is characterised by ...")
+        cut = min(c.left_edge.i for c in tail)
+        while cut > 0 and (doc[cut - 1].dep_ == "cc" or doc[cut - 1].is_punct):
+            cut -= 1
+        if cut > 0 and doc[cut - 1].idx + len(doc[cut - 1].text) >= end:
+            views.append((0, doc[cut - 1].idx + len(doc[cut - 1].text)))
+    lead = next((w for w in doc if w.text == "," and w.head.i != w.i), None)
+    if lead is not None and lead.i < len(doc) - 1 and doc[lead.i + 1].idx <= start:
+        before = doc[: lead.i]
+        if anaphor(before) or all(w.pos_ in {"ADV", "PUNCT"} for w in before):
+            views.append((doc[lead.i + 1].idx, len(text)))
+    return views
 
 
 def _keeps_case(body: str) -> bool:
@@ -327,8 +421,10 @@ def realise_all(
             key=lambda d: (d.score * DOC_DIVERSITY ** per_doc.get(d.sentence.doc.doc_id, 0), -remaining.index(d)),
         )
         remaining.remove(best)
-        if best.sentence.key in used:
+        if best.sentence.key in used or _restates(best.sentence, [d.sentence for d, _ in chosen]):
             continue
+        if any(_same_key(best, d) for d, _ in chosen):
+            continue  # one fact, two sentences (a dose stated in the text and again in a list)
         item, why = realise(engine, evidence, best, seed)
         if item is None:
             failed.setdefault(best.sentence.key, why)
@@ -342,6 +438,27 @@ def realise_all(
     doc_rank = {doc: i for i, doc in enumerate(dict.fromkeys(s.doc.doc_id for s in evidence.sentences))}
     chosen.sort(key=lambda p: (doc_rank.get(p[0].sentence.doc.doc_id, 99), p[0].sentence.start, p[0].key_text))
     return [item for _, item in chosen]
+
+
+def _same_key(a: Draft, b: Draft) -> bool:
+    """The same key for the same thing: the same name, or the same value stated in much the same words."""
+    if a.target.amount is not None and b.target.amount is not None:
+        if not same_value(a.target.amount, b.target.amount):
+            return False
+        ta, tb = content_terms(a.sentence.clean), content_terms(b.sentence.clean)
+        return bool(ta and tb) and len(ta & tb) / len(ta | tb) >= SAME_VALUE_OVERLAP
+    return normalise(a.key_text) == normalise(b.key_text)
+
+
+def _restates(s: Sentence, chosen: list[Sentence]) -> bool:
+    """Whether a chosen item's sentence states the same (the same page copied into two documents, or
+    "spine"/"spinal" in two versions of one sentence): two items would test one fact."""
+    terms = content_terms(s.clean)
+    for c in chosen:
+        other = content_terms(c.clean)
+        if terms and other and len(terms & other) / len(terms | other) >= SAME_SENTENCE_OVERLAP:
+            return True
+    return False
 
 
 def realise(engine: Any, evidence: Evidence, d: Draft, seed: int) -> tuple[QuizItem | None, str]:
@@ -401,14 +518,20 @@ def _plausible(c: Candidate, key: Amount) -> bool:
 
 
 def _entity_options(engine: Any, evidence: Evidence, d: Draft, pool: list[Sentence]) -> list[Candidate]:
-    """Named things of the key's kind from other sentences: same frame first, close in embedding space."""
+    """Named things of the key's kind from other sentences of the retrieved documents.
+
+    Kind is read from two signals of the one embedding model: the phrases' own similarity, and the
+    similarity of the sentences they come from (a cause is stated in sentences like the key's, an
+    insurer is not), plus a bonus for filling the same role of the same verb.
+    """
     key = d.target
     topic = content_terms(evidence.topic)
     key_terms = content_terms(key.key_text)
     banned = {normalise(x) for x in [key.key_text, *key.siblings]}
+    own = normalise(d.sentence.clean)
     seen: dict[str, tuple[Sentence, Target]] = {}
     for s, t in _fillers(engine, evidence):
-        if s.doc.doc_id == d.sentence.doc.doc_id:
+        if normalise(s.clean) == own:
             continue
         name = normalise(t.key_text)
         terms = content_terms(t.key_text)
@@ -425,15 +548,20 @@ def _entity_options(engine: Any, evidence: Evidence, d: Draft, pool: list[Senten
     phrases = [seen[n][1].key_text for n in names]
     _prepare_vectors(engine, evidence, [], [key.key_text, *phrases])
     key_vec = evidence.vectors[key.key_text]
-    sims = np.array([float(evidence.vectors[p] @ key_vec) for p in phrases])
-    ranked = sorted(
-        range(len(names)),
-        key=lambda i: -(float(sims[i]) + (0.2 if seen[names[i]][1].frame == key.frame else 0.0)),
-    )
+    own_vec = d.sentence.vector
+
+    def kind(i: int) -> float:
+        s, t = seen[names[i]]
+        sim = float(evidence.vectors[phrases[i]] @ key_vec)
+        if own_vec is not None and s.vector is not None:
+            sim = PHRASE_SHARE * sim + (1 - PHRASE_SHARE) * float(s.vector @ own_vec)
+        return sim + (SAME_FRAME_BONUS if t.frame == key.frame else 0.0)
+
+    scores = {i: kind(i) for i in range(len(names))}
     anchor = _anchor_terms(d)
     out: list[Candidate] = []
-    for i in ranked:
-        if float(sims[i]) < MIN_KIND_SIMILARITY or len(out) >= MAX_ENTITY_CANDIDATES:
+    for i in sorted(scores, key=lambda i: (-scores[i], names[i])):
+        if scores[i] < MIN_KIND_SIMILARITY or len(out) >= MAX_ENTITY_CANDIDATES:
             break
         s, t = seen[names[i]]
         if _stated_for_stem(t.key_text, anchor, pool):

@@ -11,19 +11,27 @@ A stem fails when (each a named reason, shown by ``medcite quiz --explain``):
   auxiliary ("is ... must start expected"), or a stem ending in a preposition, article or conjunction;
 - ``too_long``: more than ``MAX_QUESTION_WORDS`` words; ``two_clauses``: two clauses with their own subjects;
 - ``repeated_word``: the same word twice in a row ("is is");
-- ``question_word_mismatch``: "how soon/long/often" asked of a copula with a noun complement.
+- ``question_word_mismatch``: "how soon/long/often" asked of a copula with a noun complement;
+- ``no_antecedent``: a pronoun or demonstrative that points back to an earlier sentence ("can also
+  cause it", "these medicines", "this form of surgery"): read alone, the stem does not say what it asks;
+- ``gap_left``: a preposition with nothing after it but a conjunction ("a pressure of or lower").
 
-A cloze is checked as the statement it quotes, with the blank read as a noun phrase.
+A cloze is checked as the statement it quotes, with the blank read as a noun phrase. A labelled entry
+("Initial dosing: _____ intramuscularly") is a statement too: a short label, then a noun phrase.
 """
 
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from qa_service.quiz.nlp import parse
 
 _WH_TAGS = {"WDT", "WP", "WP$", "WRB"}
 _SUBJECTS = {"nsubj", "nsubjpass", "csubj", "csubjpass", "expl"}
+# Words that point back to something named before (their tags say which use: "that" as a relative is WDT).
+_ANAPHORS = {"it", "its", "they", "them", "their", "this", "these", "those", "that", "such", "he", "she", "his", "her"}
+_LABEL = re.compile(r"^(?P<label>[^:.;!?()]{2,60}):\s+(?P<body>\S.*)$", re.DOTALL)
 _SOURCE = re.compile(r"^(?:According to|In) “[^”]+”,\s*|^According to the source,\s*")
 _CLOZE = re.compile(r"^(?P<lead>.*?[Cc]ompletes the statement)(?: on [^:]+)?:\s*“(?P<statement>.+)”\?$", re.DOTALL)
 BLANK = "_____"
@@ -61,6 +69,8 @@ def check_stem(stem: str) -> str | None:
     words = body.lower().split()
     if any(a == b and a.isalpha() for a, b in zip(words, words[1:])):
         return "repeated_word"
+    if re.search(r"\b(?:which of the following|what)\s+(?:who|that|which|whose)\b", body, re.IGNORECASE):
+        return "dangling_clause"  # the wh-phrase took the head and left its relative clause behind
     doc = parse(body)
     sents = list(doc.sents)
     if len(sents) != 1:
@@ -72,6 +82,8 @@ def check_stem(stem: str) -> str | None:
     inverted = doc[0].pos_ == "AUX"
     if not wh and not inverted:
         return "no_question_word"
+    if anaphor(doc):
+        return "no_antecedent"
     if root.lemma_ == "be" and any(t.lower_ in {"soon", "often"} for t in doc[: root.i]) and not any(
         c.pos_ in {"VERB", "ADJ"} for c in root.children
     ):
@@ -79,14 +91,20 @@ def check_stem(stem: str) -> str | None:
     if any(c.dep_ == "conj" and c.pos_ in {"VERB", "AUX"} and any(g.dep_ in _SUBJECTS for g in c.children)
            for c in root.children):
         return "two_clauses"
-    subjects = [c for c in root.children if c.dep_ in _SUBJECTS]
-    if not subjects and not any(t.dep_ in _SUBJECTS or t.head.dep_ in _SUBJECTS for t in wh):
-        return "no_subject"
+    if not any(t.dep_ in _SUBJECTS for t in doc):
+        return "no_subject"  # (where the small parser attaches a question's subject varies: any will do)
     return _dangling(doc, root)
 
 
 def check_statement(text: str) -> str | None:
-    """The checks for a declarative sentence (a cloze's statement)."""
+    """The checks for a declarative sentence (a cloze's statement), or a labelled entry."""
+    entry = _LABEL.match(text)
+    if entry and len(entry.group("label").split()) <= 8:
+        body = parse(entry.group("body"))
+        if not any(t.tag_ in {"VBZ", "VBP", "VBD", "MD"} for t in body):  # "Label: noun phrase"
+            if anaphor(parse(text)):
+                return "no_antecedent"
+            return _dangling(body, None)
     doc = parse(text)
     sents = list(doc.sents)
     if len(sents) != 1:
@@ -96,10 +114,29 @@ def check_statement(text: str) -> str | None:
         return "no_main_verb"
     if not any(c.dep_ in _SUBJECTS for c in root.children):
         return "no_subject"
+    if anaphor(doc):
+        return "no_antecedent"
     return _dangling(doc, root)
 
 
-def _dangling(doc: object, root: object) -> str | None:
+def anaphor(doc: Any) -> bool:
+    """Whether a word refers back to an earlier sentence (not an expletive "it", not a relative "that")."""
+    for t in doc:
+        if t.lower_ not in _ANAPHORS or t.dep_ == "expl" or t.tag_ in {"WDT", "IN"}:
+            continue
+        if t.lower_ == "that" and t.dep_ in {"mark", "nsubj", "nsubjpass", "dobj"} and t.head.i < t.i:
+            continue  # a relative or complement "that" ("symptoms that worsen", "shows that ...")
+        if t.lower_ == "such" and any(c.lower_ == "as" for c in t.head.children):
+            continue  # "such as": a list follows
+        if t.lower_ in {"its", "their", "his", "her"} and t.head.i > t.i and any(
+            a.dep_ in _SUBJECTS and a.i < t.i and a.pos_ in {"NOUN", "PROPN"} for a in t.head.head.children
+        ):
+            continue  # bound by the subject of its own clause ("people ... keep their blood pressure")
+        return True
+    return False
+
+
+def _dangling(doc: Any, root: Any) -> str | None:
     tokens = [t for t in doc if not t.is_space]  # type: ignore[attr-defined]
     for t in tokens:
         if t.dep_ == "mark" and t.head.pos_ not in {"VERB", "AUX"}:
@@ -115,6 +152,9 @@ def _dangling(doc: object, root: object) -> str | None:
         ):
             return "dangling_clause"
     words = [t for t in tokens if not t.is_punct]
+    for a, b in zip(words, words[1:]):
+        if a.pos_ == "ADP" and a.dep_ != "prt" and b.pos_ == "CCONJ":
+            return "gap_left"  # "a systolic pressure of or lower"
     if words and words[-1].pos_ in {"CCONJ", "DET", "SCONJ"}:
         return "dangling_clause"
     if words and words[-1].pos_ == "ADP" and words[-1].dep_ != "prt" and not any(

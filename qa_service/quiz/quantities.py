@@ -29,14 +29,36 @@ def find_amounts(text: str) -> list[Amount]:
     >>> [a.surface for a in find_amounts("0.3 μg/kg/day for 2-6 weeks, MCV >100 fL, three weeks")]
     ['0.3 μg/kg/day', '2-6 weeks', '>100 fL', 'three weeks']
     """
-    return _pair(text, [q for q in find_quantities(text) if q.pint_unit is not None])
+    found = [q for q in find_quantities(text) if q.pint_unit is not None and not _ratio_part(text, q)]
+    return _pair(text, found)
+
+
+def _ratio_part(text: str, a: Amount) -> bool:
+    """The second number of a ratio ("130/80 mmHg"): the unit belongs to both numbers, so neither
+    alone is what the source states."""
+    return re.search(r"\d\s*/\s*$", text[: a.span[0]]) is not None
 
 
 def _pair(text: str, amounts: list[Amount]) -> list[Amount]:
-    """ "1 month and 3 months" (two times of one schedule) becomes one amount in the "pair" style."""
+    """ "1 month and 3 months" (two times of one schedule) becomes one amount in the "pair" style;
+    "10 percent to 33 percent" (a range with its unit written twice) becomes one range."""
     out: list[Amount] = []
     for a in amounts:
         prev = out[-1] if out else None
+        if (
+            prev is not None
+            and prev.pint_unit == a.pint_unit
+            and not prev.is_range
+            and not a.is_range
+            and not a.comparator
+            and re.fullmatch(r"\s*(?:to|-|–)\s*", text[prev.span[1] : a.span[0]])
+            and a.low > prev.low
+        ):
+            out[-1] = replace(
+                prev, high=a.high, span=(prev.span[0], a.span[1]), surface=text[prev.span[0] : a.span[1]],
+                style=" to ",
+            )
+            continue
         if (
             prev is not None
             and prev.pint_unit == a.pint_unit

@@ -32,6 +32,9 @@ _CHAIN = {
     "pcomp", "nsubj", "nsubjpass", "agent", "appos", "acomp", "oprd", "dative", "conj", "cc", "det", "poss",
 }
 MAX_LEADING_WORDS = 10
+# Words a fronted phrase may carry besides the wh-phrase ("with which of the following", "of what amount"):
+# more, and the question starts with a clause the reader must hold before the verb comes.
+MAX_FRONT_EXTRA_WORDS = 4
 _SUBJECTS = {"nsubj", "nsubjpass", "csubj", "csubjpass", "expl"}
 _COMPARATOR_WORDS = {">": "more than", "<": "less than", "≥": "at least", "≤": "at most", ">=": "at least",
                      "<=": "at most"}
@@ -184,7 +187,7 @@ def question(doc: Any, tokens: list[Any], wh: str) -> str | None:
     for t in doc:
         if t.i >= subj.left_edge.i:
             break
-        if t.i not in c_idx and t.dep_ != "cc" and t.i not in aside:
+        if t.i not in c_idx and not (t.dep_ == "cc" and t.i == 0) and t.i not in aside:
             pre.append(t)
     if len(pre) > MAX_LEADING_WORDS or all(t.dep_ in {"advmod", "punct"} or t.head.dep_ == "advmod" for t in pre):
         pre = []  # a discourse connective ("However,") or a long lead-in: the question stands without it
@@ -205,6 +208,8 @@ def question(doc: Any, tokens: list[Any], wh: str) -> str | None:
         return _finish(_words(pre) + " " + body if pre else body)
     subject = _lc(subj, _words([t for t in doc if t.i in subj_idx and t.i not in aside]))
     front = replaced(c_sub).strip()
+    if len(front.split()) - len(wh.split()) > MAX_FRONT_EXTRA_WORDS:
+        return None
     if root.lemma_ == "be" and not auxes and c.dep_ in {"attr", "advmod", "npadvmod", "acomp"} and any(
         t.i in inside and t.pos_ in {"NOUN", "NUM", "PROPN"} for t in c_sub
     ):

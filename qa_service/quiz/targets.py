@@ -16,6 +16,7 @@ from qa_service.quiz.quantities import Amount
 
 MAX_ENTITY_WORDS = 7
 _NOMINAL = {"NOUN", "PROPN"}
+_DEMONSTRATIVES = {"this", "that", "these", "those"}
 
 
 @dataclass
@@ -31,6 +32,7 @@ class Target:
     wh: str = "which of the following"
     siblings: list[str] = field(default_factory=list)  # other members of the key's list: true, never distractors
     ent_type: str = ""
+    cloze_only: bool = False  # a list member: asked as a cloze of its own sentence (its siblings stay in view)
 
 
 def phrase(tok: Any, drop: set[str] | None = None) -> tuple[int, int, str]:
@@ -57,6 +59,31 @@ def phrase(tok: Any, drop: set[str] | None = None) -> tuple[int, int, str]:
         hi -= 1
     span = doc[lo : hi + 1]
     return span.start_char, span.end_char, span.text
+
+
+def name_problem(doc: Any, start: int, end: int) -> str | None:
+    """Why a phrase cannot be a key or a distractor, or None: a pronoun, a possessive or a demonstrative
+    ("your doctor", "these medicines": they point elsewhere), or no noun at its head ("pulmonary")."""
+    span = doc.char_span(start, end, alignment_mode="expand")
+    if span is None or len(span) == 0:
+        return "not_in_parse"
+    if any(t.tag_ in {"PRP", "PRP$", "WP", "WDT", "EX"} or (t.tag_ == "DT" and t.lower_ in _DEMONSTRATIVES)
+           for t in span):
+        return "pronoun_in_name"
+    if any(t.dep_ == "neg" or (t.dep_ == "det" and t.lower_ == "no") for t in span):
+        return "negated_name"  # "no anaemia": an absence, not a thing
+    if span.root.pos_ not in _NOMINAL:
+        return "no_noun"
+    return None
+
+
+def _named_term(head: Any, lo: int, hi: int) -> bool:
+    """A proper name, or a noun made specific by a modifier ("intraocular pressure", "plaque psoriasis"):
+    a bare common noun in the subject ("Patients ...", "Treatment ...") is what the sentence talks about,
+    not a fact it states."""
+    if head.pos_ == "PROPN" or head.ent_type_:
+        return True
+    return any(c.dep_ in {"compound", "amod", "nmod", "npadvmod"} and lo <= c.idx < hi for c in head.children)
 
 
 def _members(head: Any) -> list[Any]:
@@ -108,19 +135,22 @@ def entity_targets(doc: Any) -> list[Target]:
                     break
             if len(members) >= 2:
                 spans = [phrase(m) for m in members]
-                lo = min(s[0] for s in spans)
-                hi = max(s[1] for s in spans)
-                names = [s[2] for s in spans if 0 < len(s[2].split()) <= MAX_ENTITY_WORDS]
-                for name, m in zip(names, members):
+                names = [sp[2] for sp in spans]
+                for (lo, hi, name), m in zip(spans, members):
+                    if not 0 < len(name.split()) <= MAX_ENTITY_WORDS or name_problem(doc, lo, hi):
+                        continue
                     siblings = [x for x in names if x != name]
-                    out.append(Target(lo, hi, name, "entity", f"list:{verb}", siblings=siblings, ent_type=m.ent_type_))
+                    out.append(Target(lo, hi, name, "entity", f"list:{verb}", siblings=siblings,
+                                      ent_type=m.ent_type_, cloze_only=True))
                 continue
             if role == "attr" and not _relational_subject(root):
                 continue
             if role == "dobj":
                 continue  # a plain object names what the sentence is about more often than a fact about it
             lo, hi, name = phrase(head)
-            if 0 < len(name.split()) <= MAX_ENTITY_WORDS and not any(t.pos_ == "PRON" for t in doc[head.i : head.i + 1]):
+            if role == "subject" and not _named_term(head, lo, hi):
+                continue
+            if 0 < len(name.split()) <= MAX_ENTITY_WORDS and not name_problem(doc, lo, hi):
                 wh = "what" if role == "attr" else "which of the following"
                 out.append(Target(lo, hi, name, "entity", f"{role}:{verb}", wh=wh, ent_type=head.ent_type_))
     return out
