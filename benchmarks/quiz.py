@@ -19,8 +19,8 @@ Per topic it prints the items built for ``--n``, and for each item the independe
   the cited document's title or first line, the cited sentence's section heading, the sentence or the stem;
 - ``title_not_file``: the stem does not contain the cited source's file name;
 - ``key_supported``: the key's text is in its cited sentence (units unified);
-- ``distractor_not_stated``: no distractor occurs in any sentence of the *whole corpus* that also holds
-  60% of the stem's content words;
+- ``distractor_not_stated``: no distractor occurs in any sentence of the *whole corpus* that, read with
+  its document's title and first line, also holds 60% of the stem's content words;
 - ``distractor_possible``: no share above 100%, no negative value;
 - ``one_item_per_sentence``: no two items cite the same key sentence.
 
@@ -158,17 +158,19 @@ BUILDERS = {
 # ------------------------------------------------------------------ independent checks
 
 
-def _corpus_sentences(engine: Any) -> list[str]:
+def _corpus_sentences(engine: Any) -> list[tuple[str, str]]:
+    """Every sentence of the corpus with its document's title and first line (what it is about)."""
     from ingest.chunking import split_sentences
 
     out = []
     for d in engine.store.list_documents():
-        text = engine.store.get_document(d.doc_id).text
-        out.extend(text[a:b] for a, b in split_sentences(text))
+        doc = engine.store.get_document(d.doc_id)
+        about = " ".join(x for x in (doc.title, doc.text[:200].split("\n")[0]) if x)
+        out.extend((doc.text[a:b], about) for a, b in split_sentences(doc.text))
     return out
 
 
-def item_checks(item: Any, topic: str, engine: Any, sentences: list[str]) -> dict[str, bool]:
+def item_checks(item: Any, topic: str, engine: Any, sentences: list[tuple[str, str]]) -> dict[str, bool]:
     from qa_service.quiz.checks import text_contains
     from qa_service.quiz.evidence import content_terms, topic_terms
     from qa_service.quiz.grammar import check_stem
@@ -191,8 +193,8 @@ def item_checks(item: Any, topic: str, engine: Any, sentences: list[str]) -> dic
     def stated(d: str) -> bool:
         if parse_option(d) is not None:
             return False  # numeric options: the builder's own guard covers values (pint); checked in tests
-        return any(text_contains(s, d) and len(anchor & content_terms(s)) >= need for s in sentences
-                   if s.strip() != c.text.strip())
+        return any(text_contains(s, d) and len(anchor & content_terms(s + " " + about)) >= need
+                   for s, about in sentences if s.strip() != c.text.strip())
 
     def possible(d: str) -> bool:
         a = parse_option(d)

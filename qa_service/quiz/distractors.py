@@ -314,6 +314,8 @@ def _steps(key: Amount, key_text: str) -> list[Candidate]:
     pairs: list[tuple[float, float]]
     if key.is_time:
         pairs = _time_steps(key)
+    elif key.words and not key.is_range:  # "one inch": whole numbers, as the source writes them
+        pairs = [(v, v) for v in _series_near(key.low) if float(v).is_integer()]
     elif not key.is_mass_based and not key.pint_unit.endswith("meter") and _is_round(key.low):
         # a laboratory threshold (MCV >100 fL, B12 <200 pg/mL): nearby cut-offs, not orders of magnitude
         pairs = [(nice(key.low * f), nice(key.high * f)) for f in (0.8, 0.9, 1.2, 1.5)]

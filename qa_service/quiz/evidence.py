@@ -49,6 +49,7 @@ MIN_CHARS, MAX_CHARS = 25, 400
 LEAD_CHARS = 200
 # A document's own subject: the content words it uses most (a case report whose title line says nothing).
 DOC_KEY_TERMS = 12
+MIN_DOCS_FOR_SHARE = 4
 
 
 @dataclass
@@ -119,6 +120,20 @@ class Evidence:
     disputed: set[tuple[str, int, int]] = field(default_factory=set)
     vectors: dict[str, Any] = field(default_factory=dict)  # unit-length embeddings of stems and phrases
     fillers: list[Any] | None = None  # (sentence, target) of every named thing in a role (distractor pool)
+
+    _doc_terms: dict[str, set[str]] | None = None
+
+    def doc_share(self, text: str) -> float:
+        """Share of the retrieved documents that use every content word of ``text`` (0 with fewer than
+        ``MIN_DOCS_FOR_SHARE`` documents: a share of two documents says nothing)."""
+        if self._doc_terms is None:
+            self._doc_terms = {}
+            for s in self.sentences:
+                self._doc_terms.setdefault(s.doc.doc_id, set()).update(stem_terms(s.clean))
+        words = set(stem_terms(text))
+        if not words or len(self._doc_terms) < MIN_DOCS_FOR_SHARE:
+            return 0.0
+        return sum(words <= terms for terms in self._doc_terms.values()) / len(self._doc_terms)
 
     @property
     def usable(self) -> list[Sentence]:

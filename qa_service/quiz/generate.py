@@ -64,6 +64,8 @@ SAME_FRAME_BONUS = 0.15
 SAME_SUBJECT_SHARE = 0.6
 MAX_ENTITY_CANDIDATES = 12
 STEM_BATCH_EXTRA = 8
+# A named key that (all its words) this share of the retrieved documents use is a generic word, not a fact.
+GENERIC_KEY_SHARE = 0.75
 # A named key with at least this share of its words from the topic names the topic itself.
 TOPIC_KEY_SHARE = 0.5
 # Two sentences sharing this share of their content words (Jaccard) state one fact.
@@ -196,6 +198,9 @@ def collect_drafts(evidence: Evidence, report: QuizReport) -> list[Draft]:
             if t.kind == "entity" and _names_topic(t.key_text, topic):
                 failures.append("key_is_the_topic")
                 continue
+            if t.kind == "entity" and evidence.doc_share(t.key_text) >= GENERIC_KEY_SHARE:
+                failures.append("generic_key")  # "symptoms", "a health care provider": every page says it
+                continue
             stem, natural, why = _write_stem(s, doc, t, s.clean[off:])
             if stem is None:
                 failures.append(why)
@@ -241,6 +246,8 @@ def _quantity_targets(s: Sentence) -> list[Target]:
             continue  # population descriptors ("children under 2 years"), two times of one schedule
         if re.search(r"\bnormal(?: range)?\s*:?\s*[<>]?\s*$", s.clean[: a.span[0]], re.IGNORECASE):
             continue  # a reference range
+        if a.words and not (a.is_time or a.pint_unit in {"percent", "permille"}):
+            continue  # "one hand", "two feet": a count of things that pint also knows as a unit
         key = _without_comparator(a)
         out.append(Target(key.span[0], key.span[1], key.surface, "quantity", str(_dim(a)), amount=key))
     return out
@@ -275,6 +282,8 @@ def _write_stem(s: Sentence, doc: Any, t: Target, text: str) -> tuple[str | None
     src = source_phrase(s)
     if t.amount is not None and _comparator_before(text, t.start):
         return None, False, "comparator"
+    if t.amount is not None and t.amount.words and t.amount.low == 1 and _adverbial(doc, t):
+        return None, False, "idiom"  # "may one day make ...": not a time the sentence states
     why = "no_question_form"
     views = _views(doc, t.start, t.end, text)
     for lo, hi in views:
@@ -312,6 +321,12 @@ def _write_stem(s: Sentence, doc: Any, t: Target, text: str) -> tuple[str | None
             return stem, False, ""
         why = cloze_why
     return None, False, why
+
+
+def _adverbial(doc: Any, t: Target) -> bool:
+    """A bare noun phrase modifying the verb, with no preposition ("one day")."""
+    span = doc.char_span(t.start, t.end, alignment_mode="expand")
+    return span is not None and span.root.dep_ == "npadvmod"
 
 
 def _dropped(doc: Any, target: list[Any], body: str) -> str:
@@ -413,8 +428,11 @@ def realise_all(
     failed: dict[tuple[str, int, int], str] = {}
     remaining = list(drafts)
     head = drafts[: n + STEM_BATCH_EXTRA]
-    _fillers(engine, evidence)
-    _prepare_vectors(engine, evidence, head, [d.key_text for d in drafts if not d.numeric])
+    # every text the quiz embeds, in one model call (a call costs far more than a text): named things
+    # of the retrieved documents, the named keys, and the stems whose sentence has no stored vector
+    _fillers(engine, evidence, [d.key_text for d in drafts if not d.numeric] + [
+        _stem_query(d) for d in head if d.sentence.vector is None
+    ])
     while remaining and len(chosen) < n:
         best = max(
             remaining,
@@ -573,12 +591,12 @@ def _entity_options(engine: Any, evidence: Evidence, d: Draft, pool: list[Senten
     return out
 
 
-def _fillers(engine: Any, evidence: Evidence) -> list[tuple[Sentence, Target]]:
+def _fillers(engine: Any, evidence: Evidence, extra: list[str] | None = None) -> list[tuple[Sentence, Target]]:
     """Named things in a role in every sentence of the retrieved documents, embedded in one model call."""
     if evidence.fillers is None:
         sents = [s for s in evidence.sentences if 25 <= len(s.clean) <= 400]
         evidence.fillers = [(s, t) for s, doc in zip(sents, parse_all([s.clean for s in sents])) for t in entity_targets(doc)]
-        _prepare_vectors(engine, evidence, [], [t.key_text for _, t in evidence.fillers])
+        _prepare_vectors(engine, evidence, [], [t.key_text for _, t in evidence.fillers] + (extra or []))
     return evidence.fillers
 
 
@@ -591,12 +609,13 @@ def _anchor_terms(d: Draft) -> set[str]:
 
 def _stated_for_stem(name: str, anchor: set[str], pool: list[Sentence]) -> bool:
     """Whether a sentence of the evidence (every sentence of the retrieved documents and of the passages
-    retrieved for the stem) states ``name`` together with most of the stem's words."""
+    retrieved for the stem) states ``name`` together with most of the stem's words, read in its context
+    (a page on glaucoma that lists eyedrops among treatments states them as a treatment of glaucoma)."""
     if not anchor:
         return True
     need = max(1, round(SAME_SUBJECT_SHARE * len(anchor)))
-    for text in (s.clean for s in pool):
-        if text_contains(text, name) and len(anchor & content_terms(text)) >= need:
+    for s in pool:
+        if text_contains(s.clean, name) and len(anchor & (content_terms(s.clean) | s.context_terms)) >= need:
             return True
     return False
 
@@ -626,11 +645,13 @@ def _stem_evidence(engine: Any, d: Draft, evidence: Evidence) -> list[Sentence]:
 
     known = {s.doc.doc_id for s in evidence.sentences}
     query = _stem_query(d)
-    if query not in evidence.vectors:
-        _prepare_vectors(engine, evidence, [d])
-    _, cands = engine.candidates(
-        query, max(engine.settings.retrieval.candidates, STEM_EVIDENCE_K), vector=evidence.vectors[query]
-    )
+    # the key sentence's stored vector stands for the stem (they state one fact): no model call
+    vector = d.sentence.vector
+    if vector is None:
+        if query not in evidence.vectors:
+            _prepare_vectors(engine, evidence, [d])
+        vector = evidence.vectors[query]
+    _, cands = engine.candidates(query, max(engine.settings.retrieval.candidates, STEM_EVIDENCE_K), vector=vector)
     out: list[Sentence] = []
     for c in cands[:STEM_EVIDENCE_K]:
         r = c.row

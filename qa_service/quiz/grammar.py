@@ -30,7 +30,9 @@ from qa_service.quiz.nlp import parse
 _WH_TAGS = {"WDT", "WP", "WP$", "WRB"}
 _SUBJECTS = {"nsubj", "nsubjpass", "csubj", "csubjpass", "expl"}
 # Words that point back to something named before (their tags say which use: "that" as a relative is WDT).
-_ANAPHORS = {"it", "its", "they", "them", "their", "this", "these", "those", "that", "such", "he", "she", "his", "her"}
+_ANAPHORS = {
+    "it", "its", "they", "them", "their", "this", "these", "those", "that", "such", "he", "she", "his", "her", "other",
+}
 _LABEL = re.compile(r"^(?P<label>[^:.;!?()]{2,60}):\s+(?P<body>\S.*)$", re.DOTALL)
 _SOURCE = re.compile(r"^(?:According to|In) “[^”]+”,\s*|^According to the source,\s*")
 _CLOZE = re.compile(r"^(?P<lead>.*?[Cc]ompletes the statement)(?: on [^:]+)?:\s*“(?P<statement>.+)”\?$", re.DOTALL)
@@ -128,6 +130,10 @@ def anaphor(doc: Any) -> bool:
             continue  # a relative or complement "that" ("symptoms that worsen", "shows that ...")
         if t.lower_ == "such" and any(c.lower_ == "as" for c in t.head.children):
             continue  # "such as": a list follows
+        if t.lower_ == "other":
+            if t.i > 0 and doc[t.i - 1].lower_ == "the":
+                return True  # "the other 10 percent": the rest of something said before
+            continue
         if t.lower_ in {"its", "their", "his", "her"} and t.head.i > t.i and any(
             a.dep_ in _SUBJECTS and a.i < t.i and a.pos_ in {"NOUN", "PROPN"} for a in t.head.head.children
         ):

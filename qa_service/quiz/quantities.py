@@ -84,10 +84,14 @@ def _pair(text: str, amounts: list[Amount]) -> list[Amount]:
 # ------------------------------------------------------------------ writing
 
 
-def _unit_for(value: float, unit: str, words: bool) -> str:
+def _unit_for(value: float, unit: str, words: bool, countable: bool = True) -> str:
     """Singular or plural of a time word ("1 month", "3 months"); symbols stay as they are."""
     m = re.fullmatch(r"(minute|hour|day|week|month|year)s?", unit, re.IGNORECASE)
     if not m:
+        if countable and unit.isalpha() and unit.islower() and len(unit) > 2 and value != 1:
+            from qa_service.quiz.nlp import plural
+
+            return plural(unit)  # "1.5 inches"
         return unit
     singular = m.group(1)
     if unit[:1].isupper():
@@ -99,6 +103,7 @@ def render(a: Amount, low: float, high: float | None = None, unit: str | None = 
     """Write a value in ``a``'s style (comparator, range style, number words, spacing, unit spelling)."""
     high = low if high is None else high
     unit = a.unit if unit is None else unit
+    countable = a.pint_unit not in {"percent", "permille"}
 
     def num(x: float) -> str:
         if a.words and float(x).is_integer() and int(x) in _WORD_FOR:
@@ -107,16 +112,16 @@ def render(a: Amount, low: float, high: float | None = None, unit: str | None = 
 
     if high != low:
         if a.style == "pair":
-            return f"{num(low)}{a.space}{_unit_for(low, unit, a.words)} and {num(high)}{a.space}{_unit_for(high, unit, a.words)}"
+            return f"{num(low)}{a.space}{_unit_for(low, unit, a.words, countable)} and {num(high)}{a.space}{_unit_for(high, unit, a.words, countable)}"
         if a.style == "between":
             core = f"between {num(low)} and {num(high)}"
         elif a.style == " and ":
             core = f"{num(low)} and {num(high)}"
         else:
             core = f"{num(low)}{a.style}{num(high)}"
-        core = f"{core}{a.space or ' '}{_unit_for(high, unit, a.words)}" if unit else core
+        core = f"{core}{a.space or ' '}{_unit_for(high, unit, a.words, countable)}" if unit else core
     else:
-        core = f"{num(low)}{a.space}{_unit_for(low, unit, a.words)}" if unit else num(low)
+        core = f"{num(low)}{a.space}{_unit_for(low, unit, a.words, countable)}" if unit else num(low)
     if a.comparator:
         sep = "" if a.comparator in "<>≥≤" else " "
         core = f"{a.comparator}{sep}{core}"

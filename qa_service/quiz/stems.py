@@ -112,6 +112,11 @@ def target_tokens(doc: Any, start: int, end: int) -> list[Any] | None:
     tokens = list(span)
     inside = {t.i for t in tokens}
     i = tokens[0].i - 1
+    # a determiner of the quantity goes with it ("within another two weeks" asks "within how many weeks")
+    if i >= 0 and doc[i].dep_ == "det" and doc[i].head.i in inside:
+        tokens.insert(0, doc[i])
+        inside.add(i)
+        i -= 1
     while i >= 0 and doc[i].dep_ in {"advmod", "quantmod"} and doc[i].head.i in inside and doc[i].is_alpha:
         tokens.insert(0, doc[i])
         inside.add(i)
@@ -160,6 +165,12 @@ def question(doc: Any, tokens: list[Any], wh: str) -> str | None:
     aside = _parenthetical(doc)
     if inside & aside:
         return None
+    head = next((t for t in tokens if t.head.i not in inside or t.head.i == t.i), tokens[0])
+    if wh in {"what", "which of the following"} and any(
+        ch.i not in inside | aside and not ch.is_punct and ch.dep_ not in {"cc", "conj"}
+        for ch in head.children if ch.i > head.i
+    ):
+        return None  # a modifier of a named key would stay behind the wh-phrase ("which ... in the IL36RN gene")
 
     def replaced(sub: list[Any]) -> str:
         out: list[str] = []
@@ -207,6 +218,9 @@ def question(doc: Any, tokens: list[Any], wh: str) -> str | None:
         body = re.sub(r"^by\s+", "", body.strip(), flags=re.IGNORECASE)
         return _finish(_words(pre) + " " + body if pre else body)
     subject = _lc(subj, _words([t for t in doc if t.i in subj_idx and t.i not in aside]))
+    lead_token = next((t for t in c_sub if t.i not in aside), None)
+    if lead_token is not None and lead_token.i not in inside and lead_token.pos_ != "ADP":
+        return None  # only the wh-phrase or a preposition governing it can move to the front
     front = replaced(c_sub).strip()
     if len(front.split()) - len(wh.split()) > MAX_FRONT_EXTRA_WORDS:
         return None
@@ -270,5 +284,9 @@ def cloze(doc: Any, start: int, end: int, sentence: str) -> str | None:
     first = doc[0]
     if first.lower_ in {"this", "these", "it", "they", "those", "such", "he", "she"}:
         return None
-    blanked = sentence[:start] + "_____" + sentence[end:]
+    rest = sentence[end:]
+    gloss = re.match(r"\s*\([^()]{1,60}\)", rest)
+    if gloss:
+        rest = rest[gloss.end() :]  # "fatigue (tiredness)": a gloss of the key gives it away
+    blanked = sentence[:start] + "_____" + rest
     return blanked.rstrip(" .")

@@ -74,6 +74,16 @@ def name_problem(doc: Any, start: int, end: int) -> str | None:
         return "negated_name"  # "no anaemia": an absence, not a thing
     if span.root.pos_ not in _NOMINAL:
         return "no_noun"
+    words = [t.lower_ for t in span if not t.is_punct]
+    if any(t.text == "," for t in span) or any(a == b for a, b in zip(words, words[1:])):
+        return "run_in_heading"  # "Medicines Medicines can ...", "AAT, deficiency": a heading run into the text
+    if len(span) >= 2 and all(t.text[:1].isupper() and t.text[1:].islower() for t in span) and not span.ents:
+        return "run_in_heading"  # "Natural Treatments For many people, ...": Title Case that names nothing
+    first = span[0]
+    if (first.tag_ in {"DT", "PDT"} and first.lower_ not in {"a", "an", "the"}) or (
+        first.pos_ == "ADJ" and first.is_stop
+    ):
+        return "quantified_name"  # "each air sac", "both hemodialysis", "many people": a share of a kind
     return None
 
 
@@ -83,7 +93,11 @@ def _named_term(head: Any, lo: int, hi: int) -> bool:
     not a fact it states."""
     if head.pos_ == "PROPN" or head.ent_type_:
         return True
-    return any(c.dep_ in {"compound", "amod", "nmod", "npadvmod"} and lo <= c.idx < hi for c in head.children)
+    # a modifier that specifies ("intraocular"), not one that counts or points ("other", "many": stop words)
+    return any(
+        c.dep_ in {"compound", "amod", "nmod", "npadvmod"} and lo <= c.idx < hi and not c.is_stop
+        for c in head.children
+    )
 
 
 def _members(head: Any) -> list[Any]:
@@ -138,6 +152,8 @@ def entity_targets(doc: Any) -> list[Target]:
                 names = [sp[2] for sp in spans]
                 for (lo, hi, name), m in zip(spans, members):
                     if not 0 < len(name.split()) <= MAX_ENTITY_WORDS or name_problem(doc, lo, hi):
+                        continue
+                    if role == "subject" and not _named_term(m, lo, hi):
                         continue
                     siblings = [x for x in names if x != name]
                     out.append(Target(lo, hi, name, "entity", f"list:{verb}", siblings=siblings,

@@ -32,8 +32,20 @@ QUANTITY_CASES = [
 
 ENTITY_CASES = [
     ("nih", "Pernicious anemia is caused by a lack of intrinsic factor.", "Which of the following causes pernicious anemia?"),
-    ("seniorhealth", "Risk factors for osteoporosis include low calcium intake, smoking, and heavy drinking.",
-     "Which of the following do risk factors for osteoporosis include?"),
+    ("medquad", "Intraocular pressure depends on a balance between fluid entering and leaving the eyes.",
+     "Which of the following depends on a balance between fluid entering and leaving the eyes?"),
+]
+
+# Sentences whose subject is what the sentence talks about, not a fact it states, or points elsewhere:
+# no named target (consumer pages of MedQuAD and NIH pages, issue 11).
+NO_NAMED_TARGET = [
+    "Patients who have this form of surgery may need to keep taking glaucoma drugs.",
+    "Your doctor will want to find out whether the condition is due to a lack of intrinsic factor.",
+    "Treatment depends on the severity of the symptoms.",
+    "Research is continuing to examine links between psoriasis and other health problems.",
+    "These medicines may also help prevent lingering pain.",
+    "Most people develop conditions that affect the blood, bones, nerves, and skin.",
+    "Medicines Medicines can also help protect the kidneys.",
 ]
 
 # Stems the old pattern writers produced on unseen corpora (issue 11), and other broken English.
@@ -47,6 +59,12 @@ BROKEN = [
     "Which value completes the statement: “Because symptoms _____”?",
     "What dose (normal range: 200-900 pg/mL) is given?",
     "Symptoms resolve within two days.",
+    # issue 11, the consumer pages: a pronoun with no antecedent, a stranded relative clause, a gap
+    "According to “COPD”, which of the following can also cause it?",
+    "According to “Glaucoma”, which of the following who have this form of surgery may need to keep taking drugs?",
+    "If you have diabetes, what are your recommended levels a systolic blood pressure of or lower?",
+    "Which value completes the statement: “The other _____ of cases result from a new mutation”?",
+    "Which term completes the statement: “These medicines may also help prevent _____”?",
 ]
 
 
@@ -68,9 +86,24 @@ def test_named_things_are_asked_for_by_their_role(corpus: str, sentence: str, ex
     stem = question(doc, target_tokens(doc, t.start, t.end), t.wh)
     assert stem == expected
     assert check_stem(stem) is None
-    # a list's other members are true too: never distractors
-    if t.frame.startswith("list"):
-        assert len(t.siblings) == 2 and t.key_text not in t.siblings
+
+
+def test_a_list_member_is_asked_as_a_cloze_with_its_siblings_in_view() -> None:
+    sentence = "Risk factors for osteoporosis include low calcium intake, smoking, and heavy drinking."
+    doc = parse(sentence)
+    targets = entity_targets(doc)
+    assert [t.key_text for t in targets] == ["low calcium intake", "smoking", "heavy drinking"]
+    for t in targets:
+        assert t.cloze_only and t.frame == "list:include"
+        assert len(t.siblings) == 2 and t.key_text not in t.siblings  # true too: never distractors
+        statement = cloze(doc, t.start, t.end, sentence)
+        assert statement is not None and all(x in statement for x in t.siblings)
+        assert check_stem(f"Which term completes the statement: “{statement}”?") is None
+
+
+@pytest.mark.parametrize("sentence", NO_NAMED_TARGET)
+def test_no_named_target_from_a_bare_subject_or_a_pointer(sentence: str) -> None:
+    assert not entity_targets(parse(sentence))
 
 
 @pytest.mark.parametrize("stem", BROKEN)
