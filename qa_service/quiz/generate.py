@@ -178,8 +178,6 @@ def collect_drafts(evidence: Evidence, report: QuizReport) -> list[Draft]:
     for s in relevant:
         if s.coverage < MIN_COVERAGE:
             report.rejected.append(Rejection(s.clean, _name(s), f"off_topic (covers {s.coverage:.0%} of the topic)"))
-        elif s.key in evidence.disputed:
-            report.rejected.append(Rejection(s.clean, _name(s), "disputed_quantity"))
         else:
             usable.append(s)
     offsets = [_body_offset(s.clean) for s in usable]
@@ -188,9 +186,12 @@ def collect_drafts(evidence: Evidence, report: QuizReport) -> list[Draft]:
     topic = set(stem_terms(evidence.topic))
     drafts: list[Draft] = []
     for s, doc, off in zip(usable, docs, offsets):
-        targets = [_shift(t, -off) for t in _quantity_targets(s) if t.start >= off] + entity_targets(doc)
+        quantities = [t for t in _quantity_targets(s) if t.start >= off]
+        kept = [t for t in quantities if t.amount is None or not _disputed(evidence.disputed, s, t.amount)]
+        targets = [_shift(t, -off) for t in kept] + entity_targets(doc)
         if not targets:
-            report.rejected.append(Rejection(s.clean, _name(s), "no_testable_fact"))
+            why = "disputed_quantity" if len(kept) < len(quantities) else "no_testable_fact"
+            report.rejected.append(Rejection(s.clean, _name(s), why))
             continue
         failures: list[str] = []
         made = 0
@@ -378,6 +379,12 @@ def _views(doc: Any, start: int, end: int, text: str) -> list[tuple[int, int]]:
             cut -= 1
         if cut > 0 and doc[cut - 1].idx + len(doc[cut - 1].text) >= end:
             views.append((0, doc[cut - 1].idx + len(doc[cut - 1].text)))
+    comma = next((w for w in doc if w.text == "," and w.idx >= end and w.i + 1 < len(doc)), None)
+    if comma is not None:
+        rest = doc[comma.i + 1 :]
+        if rest.root.dep_ in {"prep", "advcl", "relcl", "acl"} and rest.root.head.i < comma.i:
+            # a trailing modifier after the fact (", with oral supplementation being effective ..."): optional
+            views.append((0, comma.idx))
     lead = next((w for w in doc if w.text == "," and w.head.i != w.i), None)
     if lead is not None and lead.i < len(doc) - 1 and doc[lead.i + 1].idx <= start:
         before = doc[: lead.i]
@@ -396,11 +403,22 @@ def _comparator_before(text: str, start: int) -> str:
     return m.group(1) if m else ""
 
 
-def _disputed_sentences(sentences: list[Sentence]) -> set[tuple[str, int, int]]:
-    """Sentences one of whose amounts another contradicts by an order of magnitude (a unit error in one source)."""
+def _disputed_sentences(sentences: list[Sentence]) -> set[tuple[tuple[str, int, int], str]]:
+    """(sentence, amount as written) of each amount another sentence contradicts by an order of magnitude
+    (a unit error in one source): neither is a key nor a distractor; the sentences' other facts are."""
     with_amounts = [s for s in sentences if s.amounts]
-    found = [f for f in find_conflicts([(i, s.clean) for i, s in enumerate(with_amounts)]) if _tenfold(f.description)]
-    return {with_amounts[f.a].key for f in found} | {with_amounts[f.b].key for f in found}
+    out: set[tuple[tuple[str, int, int], str]] = set()
+    for f in find_conflicts([(i, s.clean) for i, s in enumerate(with_amounts)]):
+        if _tenfold(f.description):
+            surfaces = re.findall(r'"([^"]+)"', f.description)[:2]
+            for idx, surface in zip((f.a, f.b), surfaces):
+                out.add((with_amounts[idx].key, normalise(surface)))
+    return out
+
+
+def _disputed(disputed: set[tuple[tuple[str, int, int], str]], s: Sentence, a: Amount) -> bool:
+    surface = normalise(a.surface)
+    return any(key == s.key and (surface in d or d in surface) for key, d in disputed)
 
 
 def _tenfold(description: str) -> bool:
@@ -501,12 +519,14 @@ def realise(engine: Any, evidence: Evidence, d: Draft, seed: int) -> tuple[QuizI
     return None, last
 
 
-def _numeric_options(d: Draft, pool: list[Sentence], disputed: set[tuple[str, int, int]]) -> list[Candidate]:
+def _numeric_options(
+    d: Draft, pool: list[Sentence], disputed: set[tuple[tuple[str, int, int], str]]
+) -> list[Candidate]:
     key = d.target.amount
     assert key is not None
 
     def neighbour_ok(s: Sentence, a: Amount) -> bool:
-        return s.key not in disputed and (not key.is_time or _unit(a) == _unit(key))
+        return not _disputed(disputed, s, a) and (not key.is_time or _unit(a) == _unit(key))
 
     candidates = numeric_candidates(key, d.sentence, pool, d.key_text, neighbour_ok)
     out = []

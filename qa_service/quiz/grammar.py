@@ -14,7 +14,8 @@ A stem fails when (each a named reason, shown by ``medcite quiz --explain``):
 - ``question_word_mismatch``: "how soon/long/often" asked of a copula with a noun complement;
 - ``no_antecedent``: a pronoun or demonstrative that points back to an earlier sentence ("can also
   cause it", "these medicines", "this form of surgery"): read alone, the stem does not say what it asks;
-- ``gap_left``: a preposition with nothing after it but a conjunction ("a pressure of or lower").
+- ``gap_left``: a preposition with nothing after it but a conjunction ("a pressure of or lower");
+- ``run_in_heading``: a capitalised function word inside the text ("Genetic Factors In a small number").
 
 A cloze is checked as the statement it quotes, with the blank read as a noun phrase. A labelled entry
 ("Initial dosing: _____ intramuscularly") is a statement too: a short label, then a noun phrase.
@@ -71,9 +72,13 @@ def check_stem(stem: str) -> str | None:
     words = body.lower().split()
     if any(a == b and a.isalpha() for a, b in zip(words, words[1:])):
         return "repeated_word"
+    if re.search(r"\b(?:another|every|each|the|a|an)\s+(?:how|what|which)\b", body, re.IGNORECASE):
+        return "dangling_clause"  # "within another how many weeks": the key's determiner left behind
     if re.search(r"\b(?:which of the following|what)\s+(?:who|that|which|whose)\b", body, re.IGNORECASE):
         return "dangling_clause"  # the wh-phrase took the head and left its relative clause behind
     doc = parse(body)
+    if _run_in_heading(doc):
+        return "run_in_heading"
     sents = list(doc.sents)
     if len(sents) != 1:
         return "not_one_question"
@@ -108,6 +113,8 @@ def check_statement(text: str) -> str | None:
                 return "no_antecedent"
             return _dangling(body, None)
     doc = parse(text)
+    if _run_in_heading(doc):
+        return "run_in_heading"
     sents = list(doc.sents)
     if len(sents) != 1:
         return "not_one_question"
@@ -119,6 +126,13 @@ def check_statement(text: str) -> str | None:
     if anaphor(doc):
         return "no_antecedent"
     return _dangling(doc, root)
+
+
+def _run_in_heading(doc: Any) -> bool:
+    """A capitalised function word inside the text ("Genetic Factors In a small number ..."): a heading
+    run into the sentence that follows it."""
+    return any(t.i > 0 and t.is_stop and t.text[:1].isupper() and t.text[1:].islower() and len(t.text) > 1
+               and not doc[t.i - 1].is_punct for t in doc)
 
 
 def anaphor(doc: Any) -> bool:

@@ -78,7 +78,7 @@ def base_form(token: Any) -> str:
 
 def do_support(token: Any) -> str:
     """The form of "do" that carries a lexical verb's tense in a question ("does", "did", "do")."""
-    if token.tag_ == "VBD":
+    if token.tag_ in {"VBD", "VBN"}:  # a finite verb the tagger read as a participle is past too
         return "did"
     if token.tag_ == "VBZ":
         return "does"

@@ -112,11 +112,6 @@ def target_tokens(doc: Any, start: int, end: int) -> list[Any] | None:
     tokens = list(span)
     inside = {t.i for t in tokens}
     i = tokens[0].i - 1
-    # a determiner of the quantity goes with it ("within another two weeks" asks "within how many weeks")
-    if i >= 0 and doc[i].dep_ == "det" and doc[i].head.i in inside:
-        tokens.insert(0, doc[i])
-        inside.add(i)
-        i -= 1
     while i >= 0 and doc[i].dep_ in {"advmod", "quantmod"} and doc[i].head.i in inside and doc[i].is_alpha:
         tokens.insert(0, doc[i])
         inside.add(i)
@@ -222,14 +217,14 @@ def question(doc: Any, tokens: list[Any], wh: str) -> str | None:
     if lead_token is not None and lead_token.i not in inside and lead_token.pos_ != "ADP":
         return None  # only the wh-phrase or a preposition governing it can move to the front
     front = replaced(c_sub).strip()
-    if len(front.split()) - len(wh.split()) > MAX_FRONT_EXTRA_WORDS:
-        return None
     if root.lemma_ == "be" and not auxes and c.dep_ in {"attr", "advmod", "npadvmod", "acomp"} and any(
         t.i in inside and t.pos_ in {"NOUN", "NUM", "PROPN"} for t in c_sub
     ):
         # "The dose is 1000 μg intramuscularly" -> "What is the dose intramuscularly?"
         front = "what"
         rest_tokens = sorted(rest_tokens + [t for t in c_sub if t.i not in inside], key=lambda t: t.i)
+    elif len(front.split()) - len(wh.split()) > MAX_FRONT_EXTRA_WORDS:
+        return None
     if auxes:
         lead_aux = auxes[0].text.lower()
         rest_words = [t.text_with_ws for t in rest_tokens]

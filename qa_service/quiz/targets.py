@@ -77,7 +77,8 @@ def name_problem(doc: Any, start: int, end: int) -> str | None:
     words = [t.lower_ for t in span if not t.is_punct]
     if any(t.text == "," for t in span) or any(a == b for a, b in zip(words, words[1:])):
         return "run_in_heading"  # "Medicines Medicines can ...", "AAT, deficiency": a heading run into the text
-    if len(span) >= 2 and all(t.text[:1].isupper() and t.text[1:].islower() for t in span) and not span.ents:
+    words_tc = [t for t in span if len(t.text) > 1 and t.pos_ != "DET"]
+    if len(words_tc) >= 2 and all(t.text[:1].isupper() and t.text[1:].islower() for t in words_tc) and not span.ents:
         return "run_in_heading"  # "Natural Treatments For many people, ...": Title Case that names nothing
     first = span[0]
     if (first.tag_ in {"DT", "PDT"} and first.lower_ not in {"a", "an", "the"}) or (
@@ -123,6 +124,11 @@ def entity_targets(doc: Any) -> list[Target]:
     has_complement = any(c.dep_ in {"dobj", "attr", "prep", "agent", "acomp", "xcomp"} for c in root.children)
     for c in root.children:
         slots: list[tuple[Any, str]] = []
+        listed = _listed(c)
+        if listed is not None:
+            # "choices such as A, B and C help ...", "break bones in the hip, spine, and wrist"
+            out.extend(_list_targets(doc, listed, verb, "subject" if c.dep_ in {"nsubj", "nsubjpass"} else "list"))
+            continue
         if (
             c.dep_ == "nsubj"
             and c.pos_ in _NOMINAL
@@ -169,6 +175,33 @@ def entity_targets(doc: Any) -> list[Target]:
             if 0 < len(name.split()) <= MAX_ENTITY_WORDS and not name_problem(doc, lo, hi):
                 wh = "what" if role == "attr" else "which of the following"
                 out.append(Target(lo, hi, name, "entity", f"{role}:{verb}", wh=wh, ent_type=head.ent_type_))
+    return out
+
+
+def _listed(c: Any) -> Any | None:
+    """The first member of a list of three or more named things in a child's phrase ("such as A, B, and C",
+    "in the hip, spine, and wrist"), when the child's own head is not that list."""
+    if c.dep_ in {"conj", "cc", "punct"}:
+        return None
+    for t in c.subtree:
+        if t.dep_ == "pobj" and t.pos_ in _NOMINAL and len(_members(t)) >= 3:
+            return t
+    return None
+
+
+def _list_targets(doc: Any, first: Any, verb: str, role: str) -> list[Target]:
+    members = _members(first)
+    spans = [phrase(m) for m in members]
+    names = [sp[2] for sp in spans]
+    out = []
+    for (lo, hi, name), m in zip(spans, members):
+        if not 0 < len(name.split()) <= MAX_ENTITY_WORDS or name_problem(doc, lo, hi):
+            continue
+        if role == "subject" and not _named_term(m, lo, hi):
+            continue
+        siblings = [x for x in names if x != name]
+        out.append(Target(lo, hi, name, "entity", f"list:{verb}", siblings=siblings, ent_type=m.ent_type_,
+                          cloze_only=True))
     return out
 
 
