@@ -10,8 +10,8 @@ Two scores decide whether a sentence may give an item:
 - ``relevance``: how close the sentence (its stored vector, else its chunk's) and its document
   are to the topic, relative to the best sentence (the retrieval score);
 - ``coverage``: the share of the topic's words, weighted by how rare each is among the retrieved
-  documents, that the sentence *in its context* uses (document title and first line, the words
-  the document uses most, section heading, the sentence): "pernicious anemia" is not covered by a
+  documents, that the sentence *in its context* uses (document title and first line, or for an
+  untitled document the words it uses most, section heading, the sentence): "pernicious anemia" is not covered by a
   sentence of the iron-deficiency page that only says "anemia" (the entity overlap with the topic),
   while every sentence of a case report that is about the topic throughout is.
 """
@@ -184,7 +184,10 @@ def gather(engine: Any, topic: str) -> Evidence:
         if ev is None or not ev.text:
             continue
         source, title = sources[doc_id]
-        doc = DocContext(doc_id, source, display_title(title, ev.sections, source), _lead(ev.text), _key_terms(ev.text))
+        shown = display_title(title, ev.sections, source)
+        # a page with a title says what it is about; one without (a case report as plain text) says it by
+        # the words it uses most
+        doc = DocContext(doc_id, source, shown, _lead(ev.text), "" if shown else _key_terms(ev.text))
         doc_rel = best_doc[doc_id] / top if top > 0 else 0.0
         found = _sentences(doc, ev, q, doc_rel, chunk_sims.get(doc_id, []))
         if best_doc[doc_id] < RELATIVE_DOC_CUTOFF * top:

@@ -112,6 +112,11 @@ def target_tokens(doc: Any, start: int, end: int) -> list[Any] | None:
     tokens = list(span)
     inside = {t.i for t in tokens}
     i = tokens[0].i - 1
+    # the article of the key goes with it when a wh-phrase replaces the noun phrase
+    if i >= 0 and doc[i].dep_ == "det" and doc[i].lower_ in {"a", "an", "the"} and doc[i].head.i in inside:
+        tokens.insert(0, doc[i])
+        inside.add(i)
+        i -= 1
     while i >= 0 and doc[i].dep_ in {"advmod", "quantmod"} and doc[i].head.i in inside and doc[i].is_alpha:
         tokens.insert(0, doc[i])
         inside.add(i)
@@ -162,10 +167,9 @@ def question(doc: Any, tokens: list[Any], wh: str) -> str | None:
         return None
     head = next((t for t in tokens if t.head.i not in inside or t.head.i == t.i), tokens[0])
     if wh in {"what", "which of the following"} and any(
-        ch.i not in inside | aside and not ch.is_punct and ch.dep_ not in {"cc", "conj"}
-        for ch in head.children if ch.i > head.i
+        ch.i not in inside | aside and not ch.is_punct for ch in head.children if ch.i > head.i
     ):
-        return None  # a modifier of a named key would stay behind the wh-phrase ("which ... in the IL36RN gene")
+        return None  # a modifier or a conjunct of a named key would stay behind the wh-phrase ("which ... and/or surgery")
 
     def replaced(sub: list[Any]) -> str:
         out: list[str] = []

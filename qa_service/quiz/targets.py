@@ -17,6 +17,7 @@ from qa_service.quiz.quantities import Amount
 MAX_ENTITY_WORDS = 7
 _NOMINAL = {"NOUN", "PROPN"}
 _DEMONSTRATIVES = {"this", "that", "these", "those"}
+_ARTICLES = {"a", "an", "the"}
 
 
 @dataclass
@@ -53,8 +54,8 @@ def phrase(tok: Any, drop: set[str] | None = None) -> tuple[int, int, str]:
     while hi + 1 in idx:
         hi += 1
     doc = tok.doc
-    while lo < hi and (doc[lo].is_punct or doc[lo].pos_ in {"CCONJ", "ADP"}):
-        lo += 1
+    while lo < hi and (doc[lo].is_punct or doc[lo].pos_ in {"CCONJ", "ADP"} or doc[lo].lower_ in _ARTICLES):
+        lo += 1  # an article stays in the sentence: options carry none, so none cues the key
     while hi > lo and (doc[hi].is_punct or doc[hi].pos_ in {"CCONJ", "ADP", "DET"}):
         hi -= 1
     span = doc[lo : hi + 1]

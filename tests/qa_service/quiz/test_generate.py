@@ -19,10 +19,17 @@ def _numeric(item: Any) -> bool:
     return all(parse_option(o) is not None for o in item.options)
 
 
-def test_builds_items_one_per_sentence(quiz: list[Any]) -> None:
-    assert len(quiz) >= 4
-    assert len({it.id for it in quiz}) == len(quiz)
-    assert len({it.stem for it in quiz}) == len(quiz)
+def test_builds_the_items_asked_for(quiz: list[Any]) -> None:
+    assert len(quiz) == 10
+    assert len({it.id for it in quiz}) == 10
+    assert len({it.stem for it in quiz}) == 10
+    assert {it.citations[0].source for it in quiz} == {
+        "b12-infant-case-report.txt",
+        "b12-under-2-treatment-answer.txt",
+    }
+    # questions where the sentence allows one; a cloze only for list entries and asides
+    assert sum(not it.stem.startswith("Which value completes") and "completes the statement" not in it.stem
+               for it in quiz) >= 5
     keys = [(it.citations[0].doc_id, it.citations[0].start) for it in quiz]
     assert len(set(keys)) == len(keys)  # no two items test the same sentence
     for it in quiz:
@@ -87,9 +94,14 @@ def test_items_pass_the_item_writing_checks(quiz: list[Any]) -> None:
             )  # type: ignore[union-attr]
 
 
-def test_items_ask_doses_and_times(quiz: list[Any]) -> None:
+def test_items_cover_several_kinds_of_fact(quiz: list[Any]) -> None:
+    stems = " ".join(it.stem for it in quiz).lower()
+    assert "how many months" in stems or "how many weeks" in stems  # times
+    assert "what amount" in stems or "treatment" in stems or "dos" in stems  # doses
     assert any("μg" in " ".join(it.options) for it in quiz)
-    assert any(a is not None and a.is_time for it in quiz for a in [parse_option(it.options[it.answer_index])])
+    keys = [parse_option(it.options[it.answer_index]) for it in quiz]
+    assert any(a is not None and a.is_time for a in keys)
+    assert any(a is not None and a.is_mass_based for a in keys)
 
 
 def test_same_seed_same_items(quiz: list[Any], corpus_engine: Any) -> None:
