@@ -131,8 +131,14 @@ def check_statement(text: str) -> str | None:
 def _run_in_heading(doc: Any) -> bool:
     """A capitalised function word inside the text ("Genetic Factors In a small number ..."): a heading
     run into the sentence that follows it."""
-    return any(t.i > 0 and t.is_stop and t.text[:1].isupper() and t.text[1:].islower() and len(t.text) > 1
-               and not doc[t.i - 1].is_punct for t in doc)
+    for t in doc:
+        if t.i == 0 or doc[t.i - 1].is_punct or len(t.text) < 2 or not t.text[:1].isupper():
+            continue
+        if t.is_stop and t.text[1:].islower():
+            return True
+        if any(u.lower_ == t.lower_ and u.text != t.text for u in doc[t.i + 1 : t.i + 4]):
+            return True  # "Dermatitis Herpetiformis Dermatitis herpetiformis is ..."
+    return False
 
 
 def anaphor(doc: Any) -> bool:

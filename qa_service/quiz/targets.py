@@ -54,7 +54,9 @@ def phrase(tok: Any, drop: set[str] | None = None) -> tuple[int, int, str]:
     while hi + 1 in idx:
         hi += 1
     doc = tok.doc
-    while lo < hi and (doc[lo].is_punct or doc[lo].pos_ in {"CCONJ", "ADP"} or doc[lo].lower_ in _ARTICLES):
+    if hi - lo + 1 < len(tokens):
+        return tok.idx, tok.idx, ""  # an aside cuts the phrase ("sputum (mucus) production"): no clean name
+    while lo < hi and (doc[lo].is_punct or doc[lo].pos_ in {"CCONJ", "ADP", "ADV"} or doc[lo].lower_ in _ARTICLES):
         lo += 1  # an article stays in the sentence: options carry none, so none cues the key
     while hi > lo and (doc[hi].is_punct or doc[hi].pos_ in {"CCONJ", "ADP", "DET"}):
         hi -= 1
