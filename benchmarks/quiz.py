@@ -43,10 +43,28 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 SHARED = REPO.parent / "shared" / "data"
 
-CONSUMER8 = ["Osteoporosis", "Parkinson's Disease", "Shingles", "Gout", "Psoriasis", "High Blood Pressure",
-             "Osteoarthritis", "Dry Eye"]
-BACKGROUND = ["Diabetes", "Skin Cancer", "Balance Problems", "Hearing Loss", "Depression", "Heart Attack",
-              "Kidney Disease", "Colorectal Cancer", "Rheumatoid Arthritis", "Leukemia"]
+CONSUMER8 = [
+    "Osteoporosis",
+    "Parkinson's Disease",
+    "Shingles",
+    "Gout",
+    "Psoriasis",
+    "High Blood Pressure",
+    "Osteoarthritis",
+    "Dry Eye",
+]
+BACKGROUND = [
+    "Diabetes",
+    "Skin Cancer",
+    "Balance Problems",
+    "Hearing Loss",
+    "Depression",
+    "Heart Attack",
+    "Kidney Disease",
+    "Colorectal Cancer",
+    "Rheumatoid Arthritis",
+    "Leukemia",
+]
 NIH3 = {"pdf": "Pernicious Anemia", "docx": "Iron-Deficiency Anemia", "html": "Celiac Disease"}
 NIH3_TOPICS = ["pernicious anemia", "iron deficiency anemia", "celiac disease"]
 NIH_TOPICS = ["folic acid", "vitamin D", "sickle cell anemia"]
@@ -64,8 +82,11 @@ def build_nih3(out: Path) -> list[str]:
     from docx import Document as Docx
     from fpdf import FPDF
 
-    pages = {d["title"]: d for d in _jsonl(SHARED / "nih_demo_corpus" / "medquad_blood_nutrition_docs.jsonl")
-             if d["title"] in NIH3.values() and d.get("publisher_source") in {"NHLBI", "NIDDK"}}
+    pages = {
+        d["title"]: d
+        for d in _jsonl(SHARED / "nih_demo_corpus" / "medquad_blood_nutrition_docs.jsonl")
+        if d["title"] in NIH3.values() and d.get("publisher_source") in {"NHLBI", "NIDDK"}
+    }
     out.mkdir(parents=True)
     p = pages[NIH3["pdf"]]
     pdf = FPDF()
@@ -125,7 +146,8 @@ def build_consumer8(out: Path) -> list[str]:
 
 def build_consumer(out: Path) -> list[str]:
     """The team's consumer-health corpus (``python -m eval.datasets consumer``): 40 MedQuAD pages, 8 conditions."""
-    from eval.datasets.consumer import PAGES_FILE, build_consumer as build, load_selection
+    from eval.datasets.consumer import PAGES_FILE, load_selection
+    from eval.datasets.consumer import build_consumer as build
 
     build(out.parent, data_root=SHARED, force=True)
     return [c.name for c in load_selection(PAGES_FILE).conditions]
@@ -143,14 +165,19 @@ def build_pubmedqa(out: Path) -> list[str]:
     out.mkdir(parents=True)
     docs = _jsonl(SHARED / "pubmedqa" / "corpus.jsonl")[:150]
     counts = collections.Counter(m.split("/")[0].strip() for d in docs for m in set(d.get("meshes") or []))
-    specific = [m for m, c in counts.most_common() if c <= 0.05 * len(docs) and c >= 4 and len(m.split()) <= 3]
+    specific = [
+        m for m, c in counts.most_common() if c <= 0.05 * len(docs) and c >= 4 and len(m.split()) <= 3
+    ]
     for d in docs:
         (out / f"pmid-{d['doc_id']}.txt").write_text(d["text"], encoding="utf-8")
     return [m.lower() for m in specific[:2]]
 
 
 BUILDERS = {
-    "nih3": build_nih3, "consumer": build_consumer, "consumer8": build_consumer8, "nih": build_nih,
+    "nih3": build_nih3,
+    "consumer": build_consumer,
+    "consumer8": build_consumer8,
+    "nih": build_nih,
     "pubmedqa": build_pubmedqa,
 }
 
@@ -185,16 +212,23 @@ def item_checks(item: Any, topic: str, engine: Any, sentences: list[tuple[str, s
     key = item.options[item.answer_index]
     distractors = [o for i, o in enumerate(item.options) if i != item.answer_index]
     stem_body = re.sub(r"^According to “[^”]+”,\s*", "", item.stem)
-    stem_body = re.sub(r"which (?:of the following|term|value) completes the statement:|which of the following",
-                       " ", stem_body, flags=re.IGNORECASE).replace("_____", " ")
+    stem_body = re.sub(
+        r"which (?:of the following|term|value) completes the statement:|which of the following",
+        " ",
+        stem_body,
+        flags=re.IGNORECASE,
+    ).replace("_____", " ")
     anchor = content_terms(stem_body)
     need = max(1, round(0.6 * len(anchor)))
 
     def stated(d: str) -> bool:
         if parse_option(d) is not None:
             return False  # numeric options: the builder's own guard covers values (pint); checked in tests
-        return any(text_contains(s, d) and len(anchor & content_terms(s + " " + about)) >= need
-                   for s, about in sentences if s.strip() != c.text.strip())
+        return any(
+            text_contains(s, d) and len(anchor & content_terms(s + " " + about)) >= need
+            for s, about in sentences
+            if s.strip() != c.text.strip()
+        )
 
     def possible(d: str) -> bool:
         a = parse_option(d)
@@ -251,15 +285,23 @@ def run_corpus(
             one_per_sentence = len(set(keys)) == len(keys)
             bad = [it for it, ch in zip(items, checks) if not all(ch.values())]
             row = {
-                "corpus": name, "topic": topic, "items": len(items), "seconds": round(elapsed, 2),
+                "corpus": name,
+                "topic": topic,
+                "items": len(items),
+                "seconds": round(elapsed, 2),
                 "passing_all": (len(items) - len(bad)) / len(items) if items else None,
                 "on_topic": sum(ch["on_topic"] for ch in checks) / len(items) if items else None,
                 "one_item_per_sentence": one_per_sentence,
                 "failed": collections.Counter(k for ch in checks for k, v in ch.items() if not v),
                 "note": note[:160],
                 "examples": [
-                    {"stem": it.stem, "options": it.options, "key": it.options[it.answer_index],
-                     "cited": it.citations[0].text, "checks": ch}
+                    {
+                        "stem": it.stem,
+                        "options": it.options,
+                        "key": it.options[it.answer_index],
+                        "cited": it.citations[0].text,
+                        "checks": ch,
+                    }
                     for it, ch in list(zip(items, checks))[:show]
                 ],
             }
@@ -307,9 +349,11 @@ def main() -> None:
     secs = sum(r["seconds"] for r in rows)
     good = sum(round((r["passing_all"] or 0) * r["items"]) for r in rows)
     on = sum(round((r["on_topic"] or 0) * r["items"]) for r in rows)
-    print(f"\ntopics {len(rows)}  items {items}  passing every check {good}/{items}  on topic {on}/{items}  "
-          f"items/s {items / secs if secs else 0:.2f}  topics with >= {args.n - 1} items: "
-          f"{sum(r['items'] >= args.n - 1 for r in rows)}/{len(rows)}")
+    print(
+        f"\ntopics {len(rows)}  items {items}  passing every check {good}/{items}  on topic {on}/{items}  "
+        f"items/s {items / secs if secs else 0:.2f}  topics with >= {args.n - 1} items: "
+        f"{sum(r['items'] >= args.n - 1 for r in rows)}/{len(rows)}"
+    )
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1, default=str), encoding="utf-8")
 

@@ -95,9 +95,8 @@ def shortfall_note(report: Any, n: int) -> str:
         name = r.check.split(" (")[0]
         counts[name] = counts.get(name, 0) + 1
     why = ", ".join(f"{k} {v}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1]))
-    return (
-        f"the evidence supports {len(report.items)} of the {n} items asked for"
-        + (f"; candidate sentences rejected by: {why} (details: --explain)" if why else "")
+    return f"the evidence supports {len(report.items)} of the {n} items asked for" + (
+        f"; candidate sentences rejected by: {why} (details: --explain)" if why else ""
     )
 
 

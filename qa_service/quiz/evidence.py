@@ -229,7 +229,9 @@ def display_title(title: str | None, sections: list[Any], source: str) -> str | 
     return None
 
 
-def _sentences(doc: DocContext, ev: Any, q: np.ndarray, doc_rel: float, chunks: list[tuple[int, int, float]]) -> list[Sentence]:
+def _sentences(
+    doc: DocContext, ev: Any, q: np.ndarray, doc_rel: float, chunks: list[tuple[int, int, float]]
+) -> list[Sentence]:
     text = ev.text
     sections = [s for s in ev.sections if s.title]
     out: list[Sentence] = []

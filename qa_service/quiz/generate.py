@@ -38,11 +38,19 @@ from qa_service.quiz import MAX_ITEMS, MIN_ITEMS
 from qa_service.quiz.checks import normalise, passed, run_checks, text_contains
 from qa_service.quiz.distractors import Candidate, numeric_candidates, stated_in_evidence
 from qa_service.quiz.errors import QuizError
-from qa_service.quiz.evidence import MIN_COVERAGE, DocContext, Evidence, Sentence, content_terms, display_title, gather
+from qa_service.quiz.evidence import (
+    MIN_COVERAGE,
+    DocContext,
+    Evidence,
+    Sentence,
+    content_terms,
+    display_title,
+    gather,
+)
 from qa_service.quiz.grammar import BLANK, anaphor, check_stem
 from qa_service.quiz.nlp import parse, parse_all
 from qa_service.quiz.quantities import Amount, base_range, find_amounts, possible, same_value
-from qa_service.quiz.stems import cloze, question, quantity_wh, target_tokens
+from qa_service.quiz.stems import cloze, quantity_wh, question, target_tokens
 from qa_service.quiz.targets import Target, entity_targets
 from qa_service.verify import find_conflicts
 
@@ -177,7 +185,9 @@ def collect_drafts(evidence: Evidence, report: QuizReport) -> list[Draft]:
     usable = []
     for s in relevant:
         if s.coverage < MIN_COVERAGE:
-            report.rejected.append(Rejection(s.clean, _name(s), f"off_topic (covers {s.coverage:.0%} of the topic)"))
+            report.rejected.append(
+                Rejection(s.clean, _name(s), f"off_topic (covers {s.coverage:.0%} of the topic)")
+            )
         else:
             usable.append(s)
     offsets = [_body_offset(s.clean) for s in usable]
@@ -314,8 +324,10 @@ def _write_stem(s: Sentence, doc: Any, t: Target, text: str) -> tuple[str | None
         if statement is None:
             continue
         statement = _uc(statement)
-        stem = f"{src} which {what} completes the statement: “{statement}”?" if src else (
-            f"Which {what} completes the statement: “{statement}”?"
+        stem = (
+            f"{src} which {what} completes the statement: “{statement}”?"
+            if src
+            else (f"Which {what} completes the statement: “{statement}”?")
         )
         cloze_why = check_stem(stem)
         if cloze_why is None:
@@ -331,7 +343,7 @@ def _adverbial(doc: Any, t: Target) -> bool:
 
 
 def _dropped(doc: Any, target: list[Any], body: str) -> str:
-    """"words_dropped" when the question lost a content word of its statement (other than the target's,
+    """ "words_dropped" when the question lost a content word of its statement (other than the target's,
     a parenthesis or a leading adverb): the inversion then changed what the sentence says."""
     inside = {t.i for t in target}
     aside: set[int] = set()
@@ -344,7 +356,8 @@ def _dropped(doc: Any, target: list[Any], body: str) -> str:
     subject = next((t for t in doc if t.dep_ in {"nsubj", "nsubjpass"}), None)
     lead = subject.left_edge.i if subject is not None else 0
     need = {
-        t.lemma_.lower() for t in doc
+        t.lemma_.lower()
+        for t in doc
         if t.is_alpha and not t.is_stop and t.i not in inside | aside and not (t.i < lead and t.pos_ == "ADV")
     }
     have = {t.lemma_.lower() for t in parse(body)} | {t.lower_ for t in parse(body)}
@@ -360,8 +373,10 @@ def _views(doc: Any, start: int, end: int, text: str) -> list[tuple[int, int]]:
         return views
     t = span.root
     while t.head.i != t.i:
-        if t.dep_ in {"advcl", "conj", "ccomp"} and t.pos_ in {"VERB", "AUX"} and any(
-            c.dep_ in {"nsubj", "nsubjpass"} for c in t.children
+        if (
+            t.dep_ in {"advcl", "conj", "ccomp"}
+            and t.pos_ in {"VERB", "AUX"}
+            and any(c.dep_ in {"nsubj", "nsubjpass"} for c in t.children)
         ):
             words = [w for w in t.subtree if not (w.i == t.left_edge.i and w.dep_ in {"mark", "cc"})]
             words = [w for w in words if not (w.is_punct and w.i in {words[0].i, words[-1].i})]
@@ -399,7 +414,9 @@ def _keeps_case(body: str) -> bool:
 
 
 def _comparator_before(text: str, start: int) -> str:
-    m = re.search(r"(>|<|≥|≤|more than|less than|greater than|at least|at most|over|above|below)\s*$", text[:start])
+    m = re.search(
+        r"(>|<|≥|≤|more than|less than|greater than|at least|at most|over|above|below)\s*$", text[:start]
+    )
     return m.group(1) if m else ""
 
 
@@ -448,13 +465,19 @@ def realise_all(
     head = drafts[: n + STEM_BATCH_EXTRA]
     # every text the quiz embeds, in one model call (a call costs far more than a text): named things
     # of the retrieved documents, the named keys, and the stems whose sentence has no stored vector
-    _fillers(engine, evidence, [d.key_text for d in drafts if not d.numeric] + [
-        _stem_query(d) for d in head if d.sentence.vector is None
-    ])
+    _fillers(
+        engine,
+        evidence,
+        [d.key_text for d in drafts if not d.numeric]
+        + [_stem_query(d) for d in head if d.sentence.vector is None],
+    )
     while remaining and len(chosen) < n:
         best = max(
             remaining,
-            key=lambda d: (d.score * DOC_DIVERSITY ** per_doc.get(d.sentence.doc.doc_id, 0), -remaining.index(d)),
+            key=lambda d: (
+                d.score * DOC_DIVERSITY ** per_doc.get(d.sentence.doc.doc_id, 0),
+                -remaining.index(d),
+            ),
         )
         remaining.remove(best)
         if best.sentence.key in used or _restates(best.sentence, [d.sentence for d, _ in chosen]):
@@ -472,7 +495,9 @@ def realise_all(
         if d.sentence.key in failed and d.sentence.key not in used:
             report.rejected.append(Rejection(d.sentence.clean, _name(d.sentence), failed.pop(d.sentence.key)))
     doc_rank = {doc: i for i, doc in enumerate(dict.fromkeys(s.doc.doc_id for s in evidence.sentences))}
-    chosen.sort(key=lambda p: (doc_rank.get(p[0].sentence.doc.doc_id, 99), p[0].sentence.start, p[0].key_text))
+    chosen.sort(
+        key=lambda p: (doc_rank.get(p[0].sentence.doc.doc_id, 99), p[0].sentence.start, p[0].key_text)
+    )
     return [item for _, item in chosen]
 
 
@@ -604,18 +629,26 @@ def _entity_options(engine: Any, evidence: Evidence, d: Draft, pool: list[Senten
         s, t = seen[names[i]]
         if _stated_for_stem(t.key_text, anchor, pool):
             continue
-        length_ratio = max(len(t.key_text), len(key.key_text)) / max(1, min(len(t.key_text), len(key.key_text)))
+        length_ratio = max(len(t.key_text), len(key.key_text)) / max(
+            1, min(len(t.key_text), len(key.key_text))
+        )
         if length_ratio > 2.5:
             continue
-        out.append(Candidate(t.key_text, None, "same_kind", f"Stated in another context: “{_clip(s.clean)}”", s))
+        out.append(
+            Candidate(t.key_text, None, "same_kind", f"Stated in another context: “{_clip(s.clean)}”", s)
+        )
     return out
 
 
-def _fillers(engine: Any, evidence: Evidence, extra: list[str] | None = None) -> list[tuple[Sentence, Target]]:
+def _fillers(
+    engine: Any, evidence: Evidence, extra: list[str] | None = None
+) -> list[tuple[Sentence, Target]]:
     """Named things in a role in every sentence of the retrieved documents, embedded in one model call."""
     if evidence.fillers is None:
         sents = [s for s in evidence.sentences if 25 <= len(s.clean) <= 400]
-        evidence.fillers = [(s, t) for s, doc in zip(sents, parse_all([s.clean for s in sents])) for t in entity_targets(doc)]
+        evidence.fillers = [
+            (s, t) for s, doc in zip(sents, parse_all([s.clean for s in sents])) for t in entity_targets(doc)
+        ]
         _prepare_vectors(engine, evidence, [], [t.key_text for _, t in evidence.fillers] + (extra or []))
     return evidence.fillers
 
@@ -623,7 +656,11 @@ def _fillers(engine: Any, evidence: Evidence, extra: list[str] | None = None) ->
 def _anchor_terms(d: Draft) -> set[str]:
     """What the stem is about (its words other than the wh-phrase and the source), stemmed."""
     body = re.sub(r"^According to (?:“[^”]+”|the source),\s*", "", d.stem)
-    body = re.sub(r"which (?:of the following|term|value) completes the statement:|which of the following|what", " ", body)
+    body = re.sub(
+        r"which (?:of the following|term|value) completes the statement:|which of the following|what",
+        " ",
+        body,
+    )
     return content_terms(body.replace("_____", " "))
 
 
@@ -644,7 +681,9 @@ def _clip(text: str, width: int = 160) -> str:
     return text if len(text) <= width else text[: width - 1].rsplit(" ", 1)[0] + "…"
 
 
-def _prepare_vectors(engine: Any, evidence: Evidence, drafts: list[Draft], names: list[str] | None = None) -> None:
+def _prepare_vectors(
+    engine: Any, evidence: Evidence, drafts: list[Draft], names: list[str] | None = None
+) -> None:
     """Embed stems (and phrases) not embedded yet, in one model call: a call costs far more than a text."""
     todo = list(dict.fromkeys([_stem_query(d) for d in drafts] + (names or [])))
     todo = [t for t in todo if t not in evidence.vectors]
@@ -671,7 +710,9 @@ def _stem_evidence(engine: Any, d: Draft, evidence: Evidence) -> list[Sentence]:
         if query not in evidence.vectors:
             _prepare_vectors(engine, evidence, [d])
         vector = evidence.vectors[query]
-    _, cands = engine.candidates(query, max(engine.settings.retrieval.candidates, STEM_EVIDENCE_K), vector=vector)
+    _, cands = engine.candidates(
+        query, max(engine.settings.retrieval.candidates, STEM_EVIDENCE_K), vector=vector
+    )
     out: list[Sentence] = []
     for c in cands[:STEM_EVIDENCE_K]:
         r = c.row
@@ -731,7 +772,9 @@ def _assemble(d: Draft, picked: list[Candidate], rng: random.Random) -> QuizItem
 
     states = f"“{s.doc.title}” states" if s.doc.title else "the source states"
     key_option = _uc(d.key_text)
-    entries: list[tuple[str, str, Any]] = [(key_option, f"Correct: {states} “{s.clean.rstrip('.')}” [1].", d.target.amount)]
+    entries: list[tuple[str, str, Any]] = [
+        (key_option, f"Correct: {states} “{s.clean.rstrip('.')}” [1].", d.target.amount)
+    ]
     for c in picked:
         entries.append((_uc(c.text), f"{c.rationale.rstrip('.')} [{cite(c.cite)}].", c.amount))
     if d.numeric:

@@ -24,6 +24,7 @@ A cloze is checked as the statement it quotes, with the blank read as a noun phr
 from __future__ import annotations
 
 import re
+from itertools import pairwise
 from typing import Any
 
 from qa_service.quiz.nlp import parse
@@ -32,11 +33,27 @@ _WH_TAGS = {"WDT", "WP", "WP$", "WRB"}
 _SUBJECTS = {"nsubj", "nsubjpass", "csubj", "csubjpass", "expl"}
 # Words that point back to something named before (their tags say which use: "that" as a relative is WDT).
 _ANAPHORS = {
-    "it", "its", "they", "them", "their", "this", "these", "those", "that", "such", "he", "she", "his", "her", "other",
+    "it",
+    "its",
+    "they",
+    "them",
+    "their",
+    "this",
+    "these",
+    "those",
+    "that",
+    "such",
+    "he",
+    "she",
+    "his",
+    "her",
+    "other",
 }
 _LABEL = re.compile(r"^(?P<label>[^:.;!?()]{2,60}):\s+(?P<body>\S.*)$", re.DOTALL)
 _SOURCE = re.compile(r"^(?:According to|In) “[^”]+”,\s*|^According to the source,\s*")
-_CLOZE = re.compile(r"^(?P<lead>.*?[Cc]ompletes the statement)(?: on [^:]+)?:\s*“(?P<statement>.+)”\?$", re.DOTALL)
+_CLOZE = re.compile(
+    r"^(?P<lead>.*?[Cc]ompletes the statement)(?: on [^:]+)?:\s*“(?P<statement>.+)”\?$", re.DOTALL
+)
 BLANK = "_____"
 MAX_QUESTION_WORDS = 32
 
@@ -47,9 +64,8 @@ def _balanced(text: str) -> bool:
     for ch in text:
         if ch in pairs:
             stack.append(pairs[ch])
-        elif ch in pairs.values():
-            if not stack or stack.pop() != ch:
-                return False
+        elif ch in pairs.values() and (not stack or stack.pop() != ch):
+            return False
     return not stack and text.count('"') % 2 == 0
 
 
@@ -70,7 +86,7 @@ def check_stem(stem: str) -> str | None:
     if len(body.split()) > MAX_QUESTION_WORDS:
         return "too_long"
     words = body.lower().split()
-    if any(a == b and a.isalpha() for a, b in zip(words, words[1:])):
+    if any(a == b and a.isalpha() for a, b in pairwise(words)):
         return "repeated_word"
     if re.search(r"\b(?:another|every|each|the|a|an)\s+(?:how|what|which)\b", body, re.IGNORECASE):
         return "dangling_clause"  # "within another how many weeks": the key's determiner left behind
@@ -91,12 +107,16 @@ def check_stem(stem: str) -> str | None:
         return "no_question_word"
     if anaphor(doc):
         return "no_antecedent"
-    if root.lemma_ == "be" and any(t.lower_ in {"soon", "often"} for t in doc[: root.i]) and not any(
-        c.pos_ in {"VERB", "ADJ"} for c in root.children
+    if (
+        root.lemma_ == "be"
+        and any(t.lower_ in {"soon", "often"} for t in doc[: root.i])
+        and not any(c.pos_ in {"VERB", "ADJ"} for c in root.children)
     ):
         return "question_word_mismatch"  # "how soon are these cases first strokes?"
-    if any(c.dep_ == "conj" and c.pos_ in {"VERB", "AUX"} and any(g.dep_ in _SUBJECTS for g in c.children)
-           for c in root.children):
+    if any(
+        c.dep_ == "conj" and c.pos_ in {"VERB", "AUX"} and any(g.dep_ in _SUBJECTS for g in c.children)
+        for c in root.children
+    ):
         return "two_clauses"
     if not any(t.dep_ in _SUBJECTS for t in doc):
         return "no_subject"  # (where the small parser attaches a question's subject varies: any will do)
@@ -154,8 +174,13 @@ def anaphor(doc: Any) -> bool:
             if t.i > 0 and doc[t.i - 1].lower_ == "the":
                 return True  # "the other 10 percent": the rest of something said before
             continue
-        if t.lower_ in {"its", "their", "his", "her"} and t.head.i > t.i and any(
-            a.dep_ in _SUBJECTS and a.i < t.i and a.pos_ in {"NOUN", "PROPN"} for a in t.head.head.children
+        if (
+            t.lower_ in {"its", "their", "his", "her"}
+            and t.head.i > t.i
+            and any(
+                a.dep_ in _SUBJECTS and a.i < t.i and a.pos_ in {"NOUN", "PROPN"}
+                for a in t.head.head.children
+            )
         ):
             continue  # bound by the subject of its own clause ("people ... keep their blood pressure")
         return True
@@ -167,24 +192,35 @@ def _dangling(doc: Any, root: Any) -> str | None:
     for t in tokens:
         if t.dep_ == "mark" and t.head.pos_ not in {"VERB", "AUX"}:
             return "dangling_clause"
-        if t.pos_ == "AUX" and t.i + 1 < len(doc) and doc[t.i + 1].pos_ == "SCONJ" and doc[t.i + 1].dep_ == "mark":  # type: ignore[index]
+        if (
+            t.pos_ == "AUX"
+            and t.i + 1 < len(doc)
+            and doc[t.i + 1].pos_ == "SCONJ"
+            and doc[t.i + 1].dep_ == "mark"
+        ):  # type: ignore[index]
             return "dangling_clause"
-    finite = [t for t in tokens if t.tag_ in {"VBZ", "VBP", "VBD", "MD"} and t.dep_ in {"aux", "auxpass", "ROOT"}]
+    finite = [
+        t for t in tokens if t.tag_ in {"VBZ", "VBP", "VBD", "MD"} and t.dep_ in {"aux", "auxpass", "ROOT"}
+    ]
     heads = {t.head.i for t in finite if t.dep_ != "ROOT"}
     for h in heads:
         if sum(1 for t in finite if t.head.i == h and t.dep_ != "ROOT") > 1 and not any(
             doc[h].children  # type: ignore[index]
-            and c.dep_ == "conj" for c in doc[h].children  # type: ignore[index]
+            and c.dep_ == "conj"
+            for c in doc[h].children  # type: ignore[index]
         ):
             return "dangling_clause"
     words = [t for t in tokens if not t.is_punct]
-    for a, b in zip(words, words[1:]):
+    for a, b in pairwise(words):
         if a.pos_ == "ADP" and a.dep_ != "prt" and b.pos_ == "CCONJ":
             return "gap_left"  # "a systolic pressure of or lower"
     if words and words[-1].pos_ in {"CCONJ", "DET", "SCONJ"}:
         return "dangling_clause"
-    if words and words[-1].pos_ == "ADP" and words[-1].dep_ != "prt" and not any(
-        t.tag_ in _WH_TAGS for t in tokens
+    if (
+        words
+        and words[-1].pos_ == "ADP"
+        and words[-1].dep_ != "prt"
+        and not any(t.tag_ in _WH_TAGS for t in tokens)
     ):
         return "dangling_clause"
     return None

@@ -108,5 +108,7 @@ def content_lemmas(doc: Any) -> set[str]:
     return {
         t.lemma_.lower()
         for t in doc
-        if t.pos_ in {"NOUN", "PROPN", "ADJ", "NUM", "VERB"} and not t.is_stop and any(c.isalnum() for c in t.text)
+        if t.pos_ in {"NOUN", "PROPN", "ADJ", "NUM", "VERB"}
+        and not t.is_stop
+        and any(c.isalnum() for c in t.text)
     }

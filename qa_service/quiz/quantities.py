@@ -11,12 +11,30 @@ import math
 import re
 from dataclasses import replace
 
-from qa_service.quantities import NUMBER_WORDS, Quantity, base_range, dimension, find_quantities, format_number
-from qa_service.quantities import overlaps, same_value
+from qa_service.quantities import (
+    NUMBER_WORDS,
+    Quantity,
+    base_range,
+    dimension,
+    find_quantities,
+    format_number,
+    overlaps,
+    same_value,
+)
 
 __all__ = [
-    "Amount", "base_range", "dimension", "find_amounts", "format_number", "make_amount", "nice", "overlaps",
-    "parse_option", "possible", "render", "same_value",
+    "Amount",
+    "base_range",
+    "dimension",
+    "find_amounts",
+    "format_number",
+    "make_amount",
+    "nice",
+    "overlaps",
+    "parse_option",
+    "possible",
+    "render",
+    "same_value",
 ]
 
 Amount = Quantity  # a quantity as a quiz option
@@ -55,7 +73,10 @@ def _pair(text: str, amounts: list[Amount]) -> list[Amount]:
             and a.low > prev.low
         ):
             out[-1] = replace(
-                prev, high=a.high, span=(prev.span[0], a.span[1]), surface=text[prev.span[0] : a.span[1]],
+                prev,
+                high=a.high,
+                span=(prev.span[0], a.span[1]),
+                surface=text[prev.span[0] : a.span[1]],
                 style=" to ",
             )
             continue
@@ -112,7 +133,8 @@ def render(a: Amount, low: float, high: float | None = None, unit: str | None = 
 
     if high != low:
         if a.style == "pair":
-            return f"{num(low)}{a.space}{_unit_for(low, unit, a.words, countable)} and {num(high)}{a.space}{_unit_for(high, unit, a.words, countable)}"
+            first = f"{num(low)}{a.space}{_unit_for(low, unit, a.words, countable)}"
+            return f"{first} and {num(high)}{a.space}{_unit_for(high, unit, a.words, countable)}"
         if a.style == "between":
             core = f"between {num(low)} and {num(high)}"
         elif a.style == " and ":
@@ -174,6 +196,5 @@ def possible(option: Amount, key: Amount) -> bool:
         limit = 100.0 if option.pint_unit == "percent" else 1000.0
         if option.high > limit and key.high <= limit:
             return False
-    if option.pint_unit is None and option.unit and not (float(option.low).is_integer() and float(option.high).is_integer()):
-        return False
-    return True
+    whole = float(option.low).is_integer() and float(option.high).is_integer()
+    return not (option.pint_unit is None and option.unit and not whole)

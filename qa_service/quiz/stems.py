@@ -28,16 +28,43 @@ from qa_service.quiz.quantities import Amount, dimension
 
 # Dependencies a target may hang from on its way up to the main verb (anything else: a clause of its own).
 _CHAIN = {
-    "prep", "pobj", "dobj", "attr", "npadvmod", "nummod", "compound", "quantmod", "nmod", "amod", "advmod",
-    "pcomp", "nsubj", "nsubjpass", "agent", "appos", "acomp", "oprd", "dative", "conj", "cc", "det", "poss",
+    "prep",
+    "pobj",
+    "dobj",
+    "attr",
+    "npadvmod",
+    "nummod",
+    "compound",
+    "quantmod",
+    "nmod",
+    "amod",
+    "advmod",
+    "pcomp",
+    "nsubj",
+    "nsubjpass",
+    "agent",
+    "appos",
+    "acomp",
+    "oprd",
+    "dative",
+    "conj",
+    "cc",
+    "det",
+    "poss",
 }
 MAX_LEADING_WORDS = 10
 # Words a fronted phrase may carry besides the wh-phrase ("with which of the following", "of what amount"):
 # more, and the question starts with a clause the reader must hold before the verb comes.
 MAX_FRONT_EXTRA_WORDS = 4
 _SUBJECTS = {"nsubj", "nsubjpass", "csubj", "csubjpass", "expl"}
-_COMPARATOR_WORDS = {">": "more than", "<": "less than", "≥": "at least", "≤": "at most", ">=": "at least",
-                     "<=": "at most"}
+_COMPARATOR_WORDS = {
+    ">": "more than",
+    "<": "less than",
+    "≥": "at least",
+    "≤": "at most",
+    ">=": "at least",
+    "<=": "at most",
+}
 # Leading words that refer back to an earlier sentence: a stem made from them has no antecedent.
 _ANAPHOR_TAGS = {"PRP", "DT"}
 
@@ -92,8 +119,13 @@ def quantity_wh(a: Amount, governs_of: bool) -> str | None:
         words = unit_words(a)
         return f"how many {words}" if words else None
     if "[mass]" in dim or "[substance]" in dim or "[international_unit]" in dim:
-        return "what amount" if governs_of else "what dose" if "/" in a.pint_unit and "[time]" in dim else \
+        return (
             "what amount"
+            if governs_of
+            else "what dose"
+            if "/" in a.pint_unit and "[time]" in dim
+            else "what amount"
+        )
     if "[temperature]" in dim:
         return "what temperature"
     return "what value"
@@ -199,13 +231,12 @@ def question(doc: Any, tokens: list[Any], wh: str) -> str | None:
             break
         if t.i not in c_idx and not (t.dep_ == "cc" and t.i == 0) and t.i not in aside:
             pre.append(t)
-    if len(pre) > MAX_LEADING_WORDS or all(t.dep_ in {"advmod", "punct"} or t.head.dep_ == "advmod" for t in pre):
+    if len(pre) > MAX_LEADING_WORDS or all(
+        t.dep_ in {"advmod", "punct"} or t.head.dep_ == "advmod" for t in pre
+    ):
         pre = []  # a discourse connective ("However,") or a long lead-in: the question stands without it
     moved = {auxes[0].i} if auxes else set()
-    rest_tokens = [
-        t for t in doc
-        if t.i > subj.right_edge.i and t.i not in c_idx | end_punct | moved | aside
-    ]
+    rest_tokens = [t for t in doc if t.i > subj.right_edge.i and t.i not in c_idx | end_punct | moved | aside]
     if c.dep_ == "agent" and auxes and any(a.dep_ == "auxpass" for a in auxes):
         # "X is caused by Y" asked for Y: "Which of the following causes X?"
         tense = "VBD" if any(a.tag_ == "VBD" for a in auxes) else "VBZ"
@@ -221,8 +252,11 @@ def question(doc: Any, tokens: list[Any], wh: str) -> str | None:
     if lead_token is not None and lead_token.i not in inside and lead_token.pos_ != "ADP":
         return None  # only the wh-phrase or a preposition governing it can move to the front
     front = replaced(c_sub).strip()
-    if root.lemma_ == "be" and not auxes and c.dep_ in {"attr", "advmod", "npadvmod", "acomp"} and any(
-        t.i in inside and t.pos_ in {"NOUN", "NUM", "PROPN"} for t in c_sub
+    if (
+        root.lemma_ == "be"
+        and not auxes
+        and c.dep_ in {"attr", "advmod", "npadvmod", "acomp"}
+        and any(t.i in inside and t.pos_ in {"NOUN", "NUM", "PROPN"} for t in c_sub)
     ):
         # "The dose is 1000 μg intramuscularly" -> "What is the dose intramuscularly?"
         front = "what"
@@ -238,7 +272,9 @@ def question(doc: Any, tokens: list[Any], wh: str) -> str | None:
         body = f"{front} {root.text.lower()} {subject} {''.join(rest_words)}"
     else:
         do = do_support(root)
-        rest_words = [(base_form(t) + t.whitespace_) if t.i == root.i else t.text_with_ws for t in rest_tokens]
+        rest_words = [
+            (base_form(t) + t.whitespace_) if t.i == root.i else t.text_with_ws for t in rest_tokens
+        ]
         body = f"{front} {do} {subject} {''.join(rest_words)}"
     if pre:
         body = f"{_words(pre).rstrip(',')}, {body}"

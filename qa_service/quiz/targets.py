@@ -10,6 +10,7 @@ distractors come from. Quantities are targets too; their kind is their unit's di
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any
 
 from qa_service.quiz.quantities import Amount
@@ -31,9 +32,13 @@ class Target:
     frame: str  # "list:include", "agent:cause", "with:treat", "attr:be", or a quantity's dimension
     amount: Amount | None = None
     wh: str = "which of the following"
-    siblings: list[str] = field(default_factory=list)  # other members of the key's list: true, never distractors
+    siblings: list[str] = field(
+        default_factory=list
+    )  # other members of the key's list: true, never distractors
     ent_type: str = ""
-    cloze_only: bool = False  # a list member: asked as a cloze of its own sentence (its siblings stay in view)
+    cloze_only: bool = (
+        False  # a list member: asked as a cloze of its own sentence (its siblings stay in view)
+    )
 
 
 def phrase(tok: Any, drop: set[str] | None = None) -> tuple[int, int, str]:
@@ -56,7 +61,9 @@ def phrase(tok: Any, drop: set[str] | None = None) -> tuple[int, int, str]:
     doc = tok.doc
     if hi - lo + 1 < len(tokens):
         return tok.idx, tok.idx, ""  # an aside cuts the phrase ("sputum (mucus) production"): no clean name
-    while lo < hi and (doc[lo].is_punct or doc[lo].pos_ in {"CCONJ", "ADP", "ADV"} or doc[lo].lower_ in _ARTICLES):
+    while lo < hi and (
+        doc[lo].is_punct or doc[lo].pos_ in {"CCONJ", "ADP", "ADV"} or doc[lo].lower_ in _ARTICLES
+    ):
         lo += 1  # an article stays in the sentence: options carry none, so none cues the key
     while hi > lo and (doc[hi].is_punct or doc[hi].pos_ in {"CCONJ", "ADP", "DET"}):
         hi -= 1
@@ -70,18 +77,26 @@ def name_problem(doc: Any, start: int, end: int) -> str | None:
     span = doc.char_span(start, end, alignment_mode="expand")
     if span is None or len(span) == 0:
         return "not_in_parse"
-    if any(t.tag_ in {"PRP", "PRP$", "WP", "WDT", "EX"} or (t.tag_ == "DT" and t.lower_ in _DEMONSTRATIVES)
-           for t in span):
+    if any(
+        t.tag_ in {"PRP", "PRP$", "WP", "WDT", "EX"} or (t.tag_ == "DT" and t.lower_ in _DEMONSTRATIVES)
+        for t in span
+    ):
         return "pronoun_in_name"
     if any(t.dep_ == "neg" or (t.dep_ == "det" and t.lower_ == "no") for t in span):
         return "negated_name"  # "no anaemia": an absence, not a thing
     if span.root.pos_ not in _NOMINAL:
         return "no_noun"
     words = [t.lower_ for t in span if not t.is_punct]
-    if any(t.text == "," for t in span) or any(a == b for a, b in zip(words, words[1:])):
-        return "run_in_heading"  # "Medicines Medicines can ...", "AAT, deficiency": a heading run into the text
+    if any(t.text == "," for t in span) or any(a == b for a, b in pairwise(words)):
+        return (
+            "run_in_heading"  # "Medicines Medicines can ...", "AAT, deficiency": a heading run into the text
+        )
     words_tc = [t for t in span if len(t.text) > 1 and t.pos_ != "DET"]
-    if len(words_tc) >= 2 and all(t.text[:1].isupper() and t.text[1:].islower() for t in words_tc) and not span.ents:
+    if (
+        len(words_tc) >= 2
+        and all(t.text[:1].isupper() and t.text[1:].islower() for t in words_tc)
+        and not span.ents
+    ):
         return "run_in_heading"  # "Natural Treatments For many people, ...": Title Case that names nothing
     first = span[0]
     if (first.tag_ in {"DT", "PDT"} and first.lower_ not in {"a", "an", "the"}) or (
@@ -130,30 +145,39 @@ def entity_targets(doc: Any) -> list[Target]:
         listed = _listed(c)
         if listed is not None:
             # "choices such as A, B and C help ...", "break bones in the hip, spine, and wrist"
-            out.extend(_list_targets(doc, listed, verb, "subject" if c.dep_ in {"nsubj", "nsubjpass"} else "list"))
+            out.extend(
+                _list_targets(doc, listed, verb, "subject" if c.dep_ in {"nsubj", "nsubjpass"} else "list")
+            )
             continue
         if (
             c.dep_ == "nsubj"
             and c.pos_ in _NOMINAL
             and has_complement
             and root.lemma_ != "be"
-            and not any(p.dep_ == "prep" for p in c.children)  # "risk factors for X include ...": asks the list
+            and not any(
+                p.dep_ == "prep" for p in c.children
+            )  # "risk factors for X include ...": asks the list
             and not any(len(_members(o)) > 1 for o in root.children if o.dep_ in {"dobj", "attr"})
         ):
             slots.append((c, "subject"))
         elif c.dep_ in {"dobj", "attr"} and c.pos_ in _NOMINAL:
             slots.append((c, "dobj" if c.dep_ == "dobj" else "attr"))
         elif c.dep_ == "agent" or (c.dep_ == "prep" and c.lower_ in {"with", "by"} and passive):
-            slots.extend((p, "agent" if c.dep_ == "agent" else c.lower_) for p in c.children if p.dep_ == "pobj")
+            slots.extend(
+                (p, "agent" if c.dep_ == "agent" else c.lower_) for p in c.children if p.dep_ == "pobj"
+            )
         for head, role in slots:
             if head.pos_ not in _NOMINAL:
                 continue
             members = _members(head)
             # "such as A, B and C" inside the slot: the list is what the item asks for
             for t in head.subtree:
-                if t.dep_ == "pobj" and t.head.dep_ == "prep" and t.head.lower_ in {"as", "including"} and len(
-                    _members(t)
-                ) >= 2:
+                if (
+                    t.dep_ == "pobj"
+                    and t.head.dep_ == "prep"
+                    and t.head.lower_ in {"as", "including"}
+                    and len(_members(t)) >= 2
+                ):
                     members = _members(t)
                     break
             if len(members) >= 2:
@@ -165,8 +189,18 @@ def entity_targets(doc: Any) -> list[Target]:
                     if role == "subject" and not _named_term(m, lo, hi):
                         continue
                     siblings = [x for x in names if x != name]
-                    out.append(Target(lo, hi, name, "entity", f"list:{verb}", siblings=siblings,
-                                      ent_type=m.ent_type_, cloze_only=True))
+                    out.append(
+                        Target(
+                            lo,
+                            hi,
+                            name,
+                            "entity",
+                            f"list:{verb}",
+                            siblings=siblings,
+                            ent_type=m.ent_type_,
+                            cloze_only=True,
+                        )
+                    )
                 continue
             if role == "attr" and not _relational_subject(root):
                 continue
@@ -203,8 +237,18 @@ def _list_targets(doc: Any, first: Any, verb: str, role: str) -> list[Target]:
         if role == "subject" and not _named_term(m, lo, hi):
             continue
         siblings = [x for x in names if x != name]
-        out.append(Target(lo, hi, name, "entity", f"list:{verb}", siblings=siblings, ent_type=m.ent_type_,
-                          cloze_only=True))
+        out.append(
+            Target(
+                lo,
+                hi,
+                name,
+                "entity",
+                f"list:{verb}",
+                siblings=siblings,
+                ent_type=m.ent_type_,
+                cloze_only=True,
+            )
+        )
     return out
 
 

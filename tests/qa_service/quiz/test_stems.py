@@ -50,8 +50,10 @@ NO_NAMED_TARGET = [
 
 # Stems the old pattern writers produced on unseen corpora (issue 11), and other broken English.
 BROKEN = [
-    "According to “Iron”, at what age can because recent research supports concerns that iron deficiency "
-    "is common the American Academy of Pediatrics recommends testing all infants for anemia?",
+    (
+        "According to “Iron”, at what age can because recent research supports concerns that iron deficiency "
+        "is common the American Academy of Pediatrics recommends testing all infants for anemia?"
+    ),
     "How soon after the start of treatment is clot-busting drugs must start expected?",
     "How soon are about 610,000 of these cases first strokes?",
     "What is the the recommended dose?",
