@@ -20,7 +20,7 @@ Per topic it prints the items built for ``--n``, and for each item the independe
 - ``title_not_file``: the stem does not contain the cited source's file name;
 - ``key_supported``: the key's text is in its cited sentence (units unified);
 - ``distractor_not_stated``: no distractor occurs in any sentence of the *whole corpus* that, read with
-  its document's title and first line, also holds 60% of the stem's content words;
+  its document's title and first line, also holds 60% of the stem's nouns and adjectives (stemmed);
 - ``distractor_possible``: no share above 100%, no negative value;
 - ``one_item_per_sentence``: no two items cite the same key sentence.
 
@@ -200,6 +200,7 @@ def _corpus_sentences(engine: Any) -> list[tuple[str, str]]:
 def item_checks(item: Any, topic: str, engine: Any, sentences: list[tuple[str, str]]) -> dict[str, bool]:
     from qa_service.quiz.checks import text_contains
     from qa_service.quiz.evidence import content_terms, topic_terms
+    from qa_service.quiz.generate import stem_body, subject_terms
     from qa_service.quiz.grammar import check_stem
     from qa_service.quiz.quantities import parse_option
 
@@ -211,14 +212,7 @@ def item_checks(item: Any, topic: str, engine: Any, sentences: list[tuple[str, s
     file_stem = re.sub(r"\.[A-Za-z0-9]+$", "", c.source.rsplit("/", 1)[-1])
     key = item.options[item.answer_index]
     distractors = [o for i, o in enumerate(item.options) if i != item.answer_index]
-    stem_body = re.sub(r"^According to “[^”]+”,\s*", "", item.stem)
-    stem_body = re.sub(
-        r"which (?:of the following|term|value) completes the statement:|which of the following",
-        " ",
-        stem_body,
-        flags=re.IGNORECASE,
-    ).replace("_____", " ")
-    anchor = content_terms(stem_body)
+    anchor = subject_terms(stem_body(item.stem))  # the stem's nouns and adjectives
     need = max(1, round(0.6 * len(anchor)))
 
     def stated(d: str) -> bool:

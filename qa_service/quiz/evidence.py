@@ -120,6 +120,7 @@ class Evidence:
     disputed: set[tuple[tuple[str, int, int], str]] = field(default_factory=set)  # (sentence, amount)
     vectors: dict[str, Any] = field(default_factory=dict)  # unit-length embeddings of stems and phrases
     fillers: list[Any] | None = None  # (sentence, target) of every named thing in a role (distractor pool)
+    guard: dict[tuple[str, str], bool] = field(default_factory=dict)  # (query, name) -> stated in the corpus
 
     _doc_terms: dict[str, set[str]] | None = None
 

@@ -70,7 +70,9 @@ PHRASE_SHARE = 0.5
 SAME_FRAME_BONUS = 0.15
 # Of the stem's subject words, the share a sentence must use to state something about the same subject.
 SAME_SUBJECT_SHARE = 0.6
-MAX_ENTITY_CANDIDATES = 12
+MAX_ENTITY_CANDIDATES = 6
+# Passages searched (lexically and by the key sentence's vector) for each named distractor across the corpus.
+GUARD_PASSAGES = 10
 STEM_BATCH_EXTRA = 8
 # A named key that (all its words) this share of the retrieved documents use is a generic word, not a fact.
 GENERIC_KEY_SHARE = 0.75
@@ -627,7 +629,7 @@ def _entity_options(engine: Any, evidence: Evidence, d: Draft, pool: list[Senten
         if scores[i] < MIN_KIND_SIMILARITY or len(out) >= MAX_ENTITY_CANDIDATES:
             break
         s, t = seen[names[i]]
-        if _stated_for_stem(t.key_text, anchor, pool):
+        if _stated_for_stem(t.key_text, anchor, pool) or _stated_in_corpus(engine, evidence, d, t.key_text, anchor):
             continue
         length_ratio = max(len(t.key_text), len(key.key_text)) / max(
             1, min(len(t.key_text), len(key.key_text))
@@ -654,14 +656,27 @@ def _fillers(
 
 
 def _anchor_terms(d: Draft) -> set[str]:
-    """What the stem is about (its words other than the wh-phrase and the source), stemmed."""
-    body = re.sub(r"^According to (?:“[^”]+”|the source),\s*", "", d.stem)
+    """What the stem is about: stemmed nouns, names and adjectives of the stem other than the wh-phrase and
+    the source (verbs such as "can", "include", "become" say nothing of the subject)."""
+    return subject_terms(stem_body(d.stem))
+
+
+def stem_body(stem: str) -> str:
+    """A stem without its source phrase, wh-phrase and blank."""
+    body = re.sub(r"^According to (?:“[^”]+”|the source),\s*", "", stem)
     body = re.sub(
         r"which (?:of the following|term|value) completes the statement:|which of the following|what",
         " ",
         body,
+        flags=re.IGNORECASE,
     )
-    return content_terms(body.replace("_____", " "))
+    return body.replace(BLANK, " ")
+
+
+def subject_terms(text: str) -> set[str]:
+    """Stemmed nouns, proper nouns and adjectives of ``text`` (numbers left out)."""
+    words = [t.text for t in parse(text) if t.pos_ in {"NOUN", "PROPN", "ADJ"}]
+    return content_terms(" ".join(words))
 
 
 def _stated_for_stem(name: str, anchor: set[str], pool: list[Sentence]) -> bool:
@@ -675,6 +690,38 @@ def _stated_for_stem(name: str, anchor: set[str], pool: list[Sentence]) -> bool:
         if text_contains(s.clean, name) and len(anchor & (content_terms(s.clean) | s.context_terms)) >= need:
             return True
     return False
+
+
+def _stated_in_corpus(engine: Any, evidence: Evidence, d: Draft, name: str, anchor: set[str]) -> bool:
+    """Whether any passage of the whole corpus states ``name`` with most of the stem's words (read with its
+    document's title): one search per candidate, by the name and the stem's words, so that a page the topic
+    did not retrieve is checked too."""
+    from ingest.chunking import split_sentences
+
+    if not anchor:
+        return True
+    need = max(1, round(SAME_SUBJECT_SHARE * len(anchor)))
+    query = f"{name} {_stem_query(d)}"[:2000]
+    key = (query, name)
+    if key in evidence.guard:
+        return evidence.guard[key]
+    vector = d.sentence.vector if d.sentence.vector is not None else evidence.vectors.get(_stem_query(d))
+    _, cands = engine.candidates(query, GUARD_PASSAGES, vector=vector)
+    found = False
+    for c in cands[:GUARD_PASSAGES]:
+        r = c.row
+        if not text_contains(r.text, name):
+            continue
+        about = content_terms(" ".join(x for x in (r.title, r.section) if x))
+        for a, b in split_sentences(r.text, r.start):
+            sentence = r.text[a - r.start : b - r.start]
+            if text_contains(sentence, name) and len(anchor & (content_terms(sentence) | about)) >= need:
+                found = True
+                break
+        if found:
+            break
+    evidence.guard[key] = found
+    return found
 
 
 def _clip(text: str, width: int = 160) -> str:

@@ -218,8 +218,9 @@ def question(doc: Any, tokens: list[Any], wh: str) -> str | None:
         return "".join(out)
 
     end_punct = {t.i for t in doc if t.is_punct and t.i == len(doc) - 1}
+    connective = _connective(doc)
     if c.i == subj.i or c.i in {t.i for t in subj.subtree}:
-        body = replaced([t for t in doc if t.i not in end_punct and t.i not in aside])
+        body = replaced([t for t in doc if t.i not in end_punct | aside | connective])
         return _finish(body)
     c_sub = _subtree(c)
     c_idx = {t.i for t in c_sub}
@@ -229,12 +230,10 @@ def question(doc: Any, tokens: list[Any], wh: str) -> str | None:
     for t in doc:
         if t.i >= subj.left_edge.i:
             break
-        if t.i not in c_idx and not (t.dep_ == "cc" and t.i == 0) and t.i not in aside:
+        if t.i not in c_idx | aside | connective:
             pre.append(t)
-    if len(pre) > MAX_LEADING_WORDS or all(
-        t.dep_ in {"advmod", "punct"} or t.head.dep_ == "advmod" for t in pre
-    ):
-        pre = []  # a discourse connective ("However,") or a long lead-in: the question stands without it
+    if len(pre) > MAX_LEADING_WORDS:
+        pre = []  # a long lead-in: the question stands without it
     moved = {auxes[0].i} if auxes else set()
     rest_tokens = [t for t in doc if t.i > subj.right_edge.i and t.i not in c_idx | end_punct | moved | aside]
     if c.dep_ == "agent" and auxes and any(a.dep_ == "auxpass" for a in auxes):
@@ -246,7 +245,7 @@ def question(doc: Any, tokens: list[Any], wh: str) -> str | None:
         obj = _words([t for t in doc if t.i in subj_idx and t.i not in aside])
         body = f"{replaced(c_sub).strip()} {inflect(root.lemma_, tense)} {_lc(subj, obj)} {_words(others)}"
         body = re.sub(r"^by\s+", "", body.strip(), flags=re.IGNORECASE)
-        return _finish(_words(pre) + " " + body if pre else body)
+        return _finish(f"{_words(pre).rstrip(',')}, {body}" if pre else body)
     subject = _lc(subj, _words([t for t in doc if t.i in subj_idx and t.i not in aside]))
     lead_token = next((t for t in c_sub if t.i not in aside), None)
     if lead_token is not None and lead_token.i not in inside and lead_token.pos_ != "ADP":
@@ -279,6 +278,22 @@ def question(doc: Any, tokens: list[Any], wh: str) -> str | None:
     if pre:
         body = f"{_words(pre).rstrip(',')}, {body}"
     return _finish(body)
+
+
+def _connective(doc: Any) -> set[int]:
+    """Leading words that only link to the sentence before: a conjunction ("And ..."), or adverbs set off
+    by a comma ("However,", "Interestingly,"). "Sometimes" (no comma) says how often and stays."""
+    out: set[int] = set()
+    i = 0
+    if len(doc) and doc[0].pos_ == "CCONJ":
+        out.add(0)
+        i = 1
+    j = i
+    while j < len(doc) and doc[j].pos_ == "ADV":
+        j += 1
+    if j > i and j < len(doc) and doc[j].text == ",":
+        out |= set(range(i, j + 1))
+    return out
 
 
 def _parenthetical(doc: Any) -> set[int]:

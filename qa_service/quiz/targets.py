@@ -62,7 +62,7 @@ def phrase(tok: Any, drop: set[str] | None = None) -> tuple[int, int, str]:
     if hi - lo + 1 < len(tokens):
         return tok.idx, tok.idx, ""  # an aside cuts the phrase ("sputum (mucus) production"): no clean name
     while lo < hi and (
-        doc[lo].is_punct or doc[lo].pos_ in {"CCONJ", "ADP", "ADV"} or doc[lo].lower_ in _ARTICLES
+        doc[lo].is_punct or doc[lo].pos_ in {"CCONJ", "ADP"} or doc[lo].lower_ in _ARTICLES
     ):
         lo += 1  # an article stays in the sentence: options carry none, so none cues the key
     while hi > lo and (doc[hi].is_punct or doc[hi].pos_ in {"CCONJ", "ADP", "DET"}):
@@ -87,7 +87,7 @@ def name_problem(doc: Any, start: int, end: int) -> str | None:
     if span.root.pos_ not in _NOMINAL:
         return "no_noun"
     words = [t.lower_ for t in span if not t.is_punct]
-    if any(t.text == "," for t in span) or any(a == b for a, b in pairwise(words)):
+    if any(t.text in {",", "(", ")", "[", "]"} for t in span) or any(a == b for a, b in pairwise(words)):
         return (
             "run_in_heading"  # "Medicines Medicines can ...", "AAT, deficiency": a heading run into the text
         )
@@ -95,14 +95,15 @@ def name_problem(doc: Any, start: int, end: int) -> str | None:
     if (
         len(words_tc) >= 2
         and all(t.text[:1].isupper() and t.text[1:].islower() for t in words_tc)
-        and not span.ents
     ):
         return "run_in_heading"  # "Natural Treatments For many people, ...": Title Case that names nothing
     first = span[0]
     if (first.tag_ in {"DT", "PDT"} and first.lower_ not in {"a", "an", "the"}) or (
-        first.pos_ == "ADJ" and first.is_stop
+        first.pos_ in {"ADJ", "ADV"} and first.is_stop
     ):
         return "quantified_name"  # "each air sac", "both hemodialysis", "many people": a share of a kind
+    if first.pos_ == "ADV":
+        return "adverb_in_name"  # "especially citrus fruits", "more severe falls": not the thing itself
     return None
 
 
