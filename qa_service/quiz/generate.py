@@ -71,6 +71,8 @@ SAME_FRAME_BONUS = 0.15
 # Of the stem's subject words, the share a sentence must use to state something about the same subject.
 SAME_SUBJECT_SHARE = 0.6
 MAX_ENTITY_CANDIDATES = 6
+# Sentences whose named things make the distractor pool (the closest to the topic).
+MAX_FILLER_SENTENCES = 300
 # Passages searched (lexically and by the key sentence's vector) for each named distractor across the corpus.
 GUARD_PASSAGES = 10
 STEM_BATCH_EXTRA = 8
@@ -645,9 +647,19 @@ def _entity_options(engine: Any, evidence: Evidence, d: Draft, pool: list[Senten
 def _fillers(
     engine: Any, evidence: Evidence, extra: list[str] | None = None
 ) -> list[tuple[Sentence, Target]]:
-    """Named things in a role in every sentence of the retrieved documents, embedded in one model call."""
+    """Named things in a role in the sentences of the retrieved documents closest to the topic (at most
+    ``MAX_FILLER_SENTENCES``: parsing and embedding every sentence of twenty pages costs more than the rest
+    of the quiz), embedded in one model call."""
     if evidence.fillers is None:
-        sents = [s for s in evidence.sentences if 25 <= len(s.clean) <= 400]
+        q = np.asarray(evidence.topic_vector, dtype=np.float32)
+        q = q / (float(np.linalg.norm(q)) or 1.0)
+
+        def closeness(s: Sentence) -> float:
+            return float(s.vector @ q) if s.vector is not None and q.shape == s.vector.shape else 0.0
+
+        pool = [s for s in evidence.sentences if 25 <= len(s.clean) <= 400]
+        ranked = sorted(pool, key=lambda s: (-closeness(s), s.doc.doc_id, s.start))[:MAX_FILLER_SENTENCES]
+        sents = sorted(ranked, key=lambda s: (s.doc.doc_id, s.start))
         evidence.fillers = [
             (s, t) for s, doc in zip(sents, parse_all([s.clean for s in sents])) for t in entity_targets(doc)
         ]
