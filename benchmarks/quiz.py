@@ -1,10 +1,14 @@
 """Quiz builder benchmark on corpora the team did not write: items per topic, quality, topic share, items/s.
 
-Run: ``nice -n 10 .venv/bin/python benchmarks/quiz.py [--n 5] [--only nih3,consumer8,nih,pubmedqa] [--json PATH]``.
-Corpora are built from ``../shared/data`` into a temporary folder (nothing is copied into the repository):
+Run: ``nice -n 10 .venv/bin/python benchmarks/quiz.py [--n 5] [--only nih3,consumer,nih,pubmedqa,consumer8]
+[--json PATH] [--work DIR] [--print]``. Corpora are built from ``../shared/data`` into a temporary folder, or into
+``--work DIR`` to keep and reuse them (nothing is copied into the repository):
 
 - ``nih3``: three NIH pages of ``nih_demo_corpus`` written as a PDF (Pernicious Anemia, fpdf2), a DOCX
   (Iron-Deficiency Anemia, python-docx) and an HTML page (Celiac Disease); one topic each;
+- ``consumer``: the team's consumer-health corpus (``python -m eval.datasets consumer``): 40 MedQuAD pages
+  on 8 conditions (glaucoma, COPD, osteoporosis, shingles, high blood pressure, kidney disease, psoriasis,
+  Parkinson's disease), file names like ``medquad__2_GARD_QA__0002514.md``; one topic per condition;
 - ``consumer8``: consumer-health pages (NIHSeniorHealth, MedQuAD) on 8 conditions the seeds do not cover,
   plus 10 other conditions' pages as background, written as ``.txt`` files with no title line and
   MedQuAD-style file names (a stem that names the file fails);

@@ -12,9 +12,10 @@ Steps (``build_quiz``):
    named things in a role) become question stems (:mod:`.stems`) or, failing that, a cloze. Every
    stem passes the grammar check (:mod:`.grammar`).
 4. **Options.** Quantity distractors (:mod:`.distractors`: values stated elsewhere, unit slips,
-   tenfold errors, steps) and named things of the same kind (same frame in other sentences, close
-   in embedding space), guarded against the corpus: nothing stated as true for the stem, nothing
-   impossible. Chosen with a ``random.Random`` seeded by the seed and the fact.
+   tenfold errors, steps) and named things of the same kind (phrase and source sentence close to the
+   key's in embedding space, same role a bonus), guarded against the corpus: nothing that any
+   passage states with the stem's nouns (a search per named candidate reaches pages the topic did not
+   retrieve), nothing impossible. Chosen with a ``random.Random`` seeded by the seed and the fact.
 5. **Checks.** :mod:`.checks`; a failing item is rewritten with other distractors or dropped. At
    most one item per sentence. Every rejected candidate is recorded with the check that failed
    (``medcite quiz --explain``).
