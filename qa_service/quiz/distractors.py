@@ -364,7 +364,8 @@ def _time_steps(key: Amount) -> list[tuple[float, float]]:
         return [(float(v), float(v)) for v in below + above]
     span = key.high / key.low if key.low else 2.0
     options = [(float(lo), float(hi)) for i, lo in enumerate(ladder) for hi in ladder[i + 1 :]]
-    options = [(lo, hi) for lo, hi in options if (lo, hi) != (key.low, key.high)]
+    # ranges that overlap the key's would be partly true: only disjoint ones
+    options = [(lo, hi) for lo, hi in options if hi < key.low or lo > key.high]
     # ranges of a similar shape (ratio of ends) and close to the key, on a log scale
     options.sort(
         key=lambda r: abs(math.log(r[1] / r[0]) - math.log(span)) + abs(math.log(r[0] / max(key.low, 0.1)))

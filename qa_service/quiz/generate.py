@@ -66,7 +66,7 @@ ENTITY_WEIGHT = 0.9
 DOC_DIVERSITY = 0.9
 # A named thing is "of the same kind" as the key when this score (phrase and source-sentence similarity,
 # plus the same-role bonus) reaches the floor.
-MIN_KIND_SIMILARITY = 0.4
+MIN_KIND_SIMILARITY = 0.3
 PHRASE_SHARE = 0.5
 SAME_FRAME_BONUS = 0.15
 # Of the stem's subject words, the share a sentence must use to state something about the same subject.
@@ -75,7 +75,7 @@ MAX_ENTITY_CANDIDATES = 6
 # Sentences whose named things make the distractor pool (the closest to the topic).
 MAX_FILLER_SENTENCES = 300
 # Passages searched (lexically and by the key sentence's vector) for each named distractor across the corpus.
-GUARD_PASSAGES = 10
+GUARD_PASSAGES = 20
 STEM_BATCH_EXTRA = 8
 # A named key that (all its words) this share of the retrieved documents use is a generic word, not a fact.
 GENERIC_KEY_SHARE = 0.75
@@ -597,41 +597,44 @@ def _entity_options(engine: Any, evidence: Evidence, d: Draft, pool: list[Senten
     key_terms = content_terms(key.key_text)
     banned = {normalise(x) for x in [key.key_text, *key.siblings]}
     own = normalise(d.sentence.clean)
-    seen: dict[str, tuple[Sentence, Target]] = {}
+    occurrences: dict[str, list[tuple[Sentence, Target]]] = {}
     for s, t in _fillers(engine, evidence):
         if normalise(s.clean) == own:
             continue
         name = normalise(t.key_text)
         terms = content_terms(t.key_text)
-        if name in banned or not terms or terms & (key_terms | topic) or name in seen:
+        if name in banned or not terms or terms & (key_terms | topic):
             continue
         if key.ent_type and t.ent_type and key.ent_type != t.ent_type:
             continue
         if text_contains(d.sentence.clean, t.key_text):
             continue
-        seen[name] = (s, t)
-    if not seen:
+        occurrences.setdefault(name, []).append((s, t))
+    if not occurrences:
         return []
-    names = list(seen)
-    phrases = [seen[n][1].key_text for n in names]
-    _prepare_vectors(engine, evidence, [], [key.key_text, *phrases])
+    _prepare_vectors(engine, evidence, [], [key.key_text, *(o[0][1].key_text for o in occurrences.values())])
     key_vec = evidence.vectors[key.key_text]
     own_vec = d.sentence.vector
 
-    def kind(i: int) -> float:
-        s, t = seen[names[i]]
-        sim = float(evidence.vectors[phrases[i]] @ key_vec)
+    def kind(s: Sentence, t: Target) -> float:
+        sim = float(evidence.vectors[t.key_text] @ key_vec)
         if own_vec is not None and s.vector is not None:
             sim = PHRASE_SHARE * sim + (1 - PHRASE_SHARE) * float(s.vector @ own_vec)
-        return sim + (SAME_FRAME_BONUS if t.frame == key.frame else 0.0)
+        same_verb = t.frame.split(":")[-1] == key.frame.split(":")[-1]  # "treat ... with X", "treat ... X or Y"
+        return sim + (SAME_FRAME_BONUS if same_verb else 0.0)
 
-    scores = {i: kind(i) for i in range(len(names))}
+    # each name where it reads most like the key (the sentence that treats with it, not one that lists it)
+    seen: dict[str, tuple[Sentence, Target]] = {}
+    scores: dict[str, float] = {}
+    for name, found in occurrences.items():
+        best = max(found, key=lambda o: kind(*o))
+        seen[name], scores[name] = best, kind(*best)
     anchor = _anchor_terms(d)
     out: list[Candidate] = []
-    for i in sorted(scores, key=lambda i: (-scores[i], names[i])):
-        if scores[i] < MIN_KIND_SIMILARITY or len(out) >= MAX_ENTITY_CANDIDATES:
+    for name in sorted(scores, key=lambda n: (-scores[n], n)):
+        if scores[name] < MIN_KIND_SIMILARITY or len(out) >= MAX_ENTITY_CANDIDATES:
             break
-        s, t = seen[names[i]]
+        s, t = seen[name]
         if _stated_for_stem(t.key_text, anchor, pool) or _stated_in_corpus(engine, evidence, d, t.key_text, anchor):
             continue
         length_ratio = max(len(t.key_text), len(key.key_text)) / max(
@@ -707,15 +710,15 @@ def _stated_for_stem(name: str, anchor: set[str], pool: list[Sentence]) -> bool:
 
 def _stated_in_corpus(engine: Any, evidence: Evidence, d: Draft, name: str, anchor: set[str]) -> bool:
     """Whether any passage of the whole corpus states ``name`` with most of the stem's words (read with its
-    document's title): one search per candidate, by the name and the stem's words, so that a page the topic
-    did not retrieve is checked too."""
+    document's title): one search per candidate, by its name, so that a page the topic did not retrieve is
+    checked too."""
     from ingest.chunking import split_sentences
 
     if not anchor:
         return True
     need = max(1, round(SAME_SUBJECT_SHARE * len(anchor)))
-    query = f"{name} {_stem_query(d)}"[:2000]
-    key = (query, name)
+    query = name  # lexically, the passages that use the name come first; the key sentence's vector adds its topic
+    key = (_stem_query(d), name)
     if key in evidence.guard:
         return evidence.guard[key]
     vector = d.sentence.vector if d.sentence.vector is not None else evidence.vectors.get(_stem_query(d))

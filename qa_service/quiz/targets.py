@@ -163,7 +163,7 @@ def entity_targets(doc: Any) -> list[Target]:
             slots.append((c, "subject"))
         elif c.dep_ in {"dobj", "attr"} and c.pos_ in _NOMINAL:
             slots.append((c, "dobj" if c.dep_ == "dobj" else "attr"))
-        elif c.dep_ == "agent" or (c.dep_ == "prep" and c.lower_ in {"with", "by"} and passive):
+        elif c.dep_ == "agent" or (c.dep_ == "prep" and (c.lower_ == "with" or (c.lower_ == "by" and passive))):
             slots.extend(
                 (p, "agent" if c.dep_ == "agent" else c.lower_) for p in c.children if p.dep_ == "pobj"
             )
