@@ -607,8 +607,8 @@ def _entity_options(engine: Any, evidence: Evidence, d: Draft, pool: list[Senten
             continue
         if key.ent_type and t.ent_type and key.ent_type != t.ent_type:
             continue
-        if text_contains(d.sentence.clean, t.key_text):
-            continue
+        if text_contains(d.sentence.clean, t.key_text) or evidence.doc_share(t.key_text) >= GENERIC_KEY_SHARE:
+            continue  # a word every page uses ("medication") is no distractor either
         occurrences.setdefault(name, []).append((s, t))
     if not occurrences:
         return []
@@ -717,14 +717,16 @@ def _stated_in_corpus(engine: Any, evidence: Evidence, d: Draft, name: str, anch
     if not anchor:
         return True
     need = max(1, round(SAME_SUBJECT_SHARE * len(anchor)))
-    query = name  # lexically, the passages that use the name come first; the key sentence's vector adds its topic
     key = (_stem_query(d), name)
     if key in evidence.guard:
         return evidence.guard[key]
     vector = d.sentence.vector if d.sentence.vector is not None else evidence.vectors.get(_stem_query(d))
-    _, cands = engine.candidates(query, GUARD_PASSAGES, vector=vector)
+    # by the name alone (the passages that use it), and by the name with the stem (those that use both)
+    cands = []
+    for query in (name, f"{name} {stem_body(d.stem)}"[:2000]):
+        cands.extend(engine.candidates(query, GUARD_PASSAGES, vector=vector)[1][:GUARD_PASSAGES])
     found = False
-    for c in cands[:GUARD_PASSAGES]:
+    for c in cands:
         r = c.row
         if not text_contains(r.text, name):
             continue

@@ -48,6 +48,7 @@ _ANAPHORS = {
     "his",
     "her",
     "other",
+    "others",
 }
 _LABEL = re.compile(r"^(?P<label>[^:.;!?()]{2,60}):\s+(?P<body>\S.*)$", re.DOTALL)
 _SOURCE = re.compile(r"^(?:According to|In) “[^”]+”,\s*|^According to the source,\s*")
@@ -174,6 +175,8 @@ def anaphor(doc: Any) -> bool:
             if t.i > 0 and doc[t.i - 1].lower_ == "the":
                 return True  # "the other 10 percent": the rest of something said before
             continue
+        if t.lower_ == "others":
+            return True  # "Others are taken by mouth": the other ones of something said before
         if (
             t.lower_ in {"its", "their", "his", "her"}
             and t.head.i > t.i
