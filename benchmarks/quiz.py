@@ -24,7 +24,8 @@ Per topic it prints the items built for ``--n``, and for each item the independe
 - ``title_not_file``: the stem does not contain the cited source's file name;
 - ``key_supported``: the key's text is in its cited sentence (units unified);
 - ``distractor_not_stated``: no distractor occurs in any sentence of the *whole corpus* that, read with
-  its document's title and first line, also holds 60% of the stem's nouns and adjectives (stemmed);
+  its document's title and first line, also holds 60% of the stem's nouns and adjectives (stemmed; the
+  distractor's own words do not count);
 - ``distractor_possible``: no share above 100%, no negative value;
 - ``one_item_per_sentence``: no two items cite the same key sentence.
 
@@ -223,7 +224,8 @@ def item_checks(item: Any, topic: str, engine: Any, sentences: list[tuple[str, s
         if parse_option(d) is not None:
             return False  # numeric options: the builder's own guard covers values (pint); checked in tests
         return any(
-            text_contains(s, d) and len(anchor & content_terms(s + " " + about)) >= need
+            text_contains(s, d)
+            and len(anchor & content_terms(re.sub(re.escape(d), " ", s, flags=re.IGNORECASE) + " " + about)) >= need
             for s, about in sentences
             if s.strip() != c.text.strip()
         )

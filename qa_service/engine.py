@@ -106,12 +106,18 @@ class Engine:
         return index
 
     def candidates(
-        self, query: str, n: int | None = None, index: Any | None = None, vector: np.ndarray | None = None
+        self,
+        query: str,
+        n: int | None = None,
+        index: Any | None = None,
+        vector: np.ndarray | None = None,
+        dense_weight: float | None = None,
     ) -> tuple[np.ndarray, list[Candidate]]:
-        """Query vector and fused candidates (for callers that need more than passages; ``vector``: already embedded)."""
+        """Query vector and fused candidates (for callers that need more than passages; ``vector``: already
+        embedded; ``dense_weight`` 0: ranked by the lexical index, as the quiz's check of a name needs)."""
         index = index if index is not None else self._index()
         vector = self._embed_query(query) if vector is None else vector
-        return vector, self.searcher.candidates(query, vector, n, index=index)
+        return vector, self.searcher.candidates(query, vector, n, dense_weight=dense_weight, index=index)
 
     def search(self, query: str, k: int | None = None) -> SearchResult:
         """The ``k`` best passages for ``query``."""

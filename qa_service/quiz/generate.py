@@ -76,6 +76,8 @@ MAX_ENTITY_CANDIDATES = 6
 MAX_FILLER_SENTENCES = 300
 # Passages searched (lexically and by the key sentence's vector) for each named distractor across the corpus.
 GUARD_PASSAGES = 20
+# Passages that use a named candidate, found by the lexical index alone (its every use, in most corpora).
+GUARD_NAME_PASSAGES = 50
 STEM_BATCH_EXTRA = 8
 # A named key that (all its words) this share of the retrieved documents use is a generic word, not a fact.
 GENERIC_KEY_SHARE = 0.75
@@ -703,9 +705,15 @@ def _stated_for_stem(name: str, anchor: set[str], pool: list[Sentence]) -> bool:
         return True
     need = max(1, round(SAME_SUBJECT_SHARE * len(anchor)))
     for s in pool:
-        if text_contains(s.clean, name) and len(anchor & (content_terms(s.clean) | s.context_terms)) >= need:
+        if text_contains(s.clean, name) and len(anchor & (_terms_besides(s.clean, name) | s.context_terms)) >= need:
             return True
     return False
+
+
+def _terms_besides(sentence: str, name: str) -> set[str]:
+    """Content words of a sentence other than those of ``name`` where it occurs (the name's own words say
+    nothing about what the sentence states of it: "medical history" is not about "medical problems")."""
+    return content_terms(re.sub(re.escape(name), " ", sentence, flags=re.IGNORECASE))
 
 
 def _stated_in_corpus(engine: Any, evidence: Evidence, d: Draft, name: str, anchor: set[str]) -> bool:
@@ -722,9 +730,8 @@ def _stated_in_corpus(engine: Any, evidence: Evidence, d: Draft, name: str, anch
         return evidence.guard[key]
     vector = d.sentence.vector if d.sentence.vector is not None else evidence.vectors.get(_stem_query(d))
     # by the name alone (the passages that use it), and by the name with the stem (those that use both)
-    cands = []
-    for query in (name, f"{name} {stem_body(d.stem)}"[:2000]):
-        cands.extend(engine.candidates(query, GUARD_PASSAGES, vector=vector)[1][:GUARD_PASSAGES])
+    cands = list(engine.candidates(name, GUARD_NAME_PASSAGES, vector=vector, dense_weight=0.0)[1])
+    cands += engine.candidates(f"{name} {stem_body(d.stem)}"[:2000], GUARD_PASSAGES, vector=vector)[1]
     found = False
     for c in cands:
         r = c.row
@@ -733,7 +740,7 @@ def _stated_in_corpus(engine: Any, evidence: Evidence, d: Draft, name: str, anch
         about = content_terms(" ".join(x for x in (r.title, r.section) if x))
         for a, b in split_sentences(r.text, r.start):
             sentence = r.text[a - r.start : b - r.start]
-            if text_contains(sentence, name) and len(anchor & (content_terms(sentence) | about)) >= need:
+            if text_contains(sentence, name) and len(anchor & (_terms_besides(sentence, name) | about)) >= need:
                 found = True
                 break
         if found:
