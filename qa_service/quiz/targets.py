@@ -61,9 +61,7 @@ def phrase(tok: Any, drop: set[str] | None = None) -> tuple[int, int, str]:
     doc = tok.doc
     if hi - lo + 1 < len(tokens):
         return tok.idx, tok.idx, ""  # an aside cuts the phrase ("sputum (mucus) production"): no clean name
-    while lo < hi and (
-        doc[lo].is_punct or doc[lo].pos_ in {"CCONJ", "ADP"} or doc[lo].lower_ in _ARTICLES
-    ):
+    while lo < hi and (doc[lo].is_punct or doc[lo].pos_ in {"CCONJ", "ADP"} or doc[lo].lower_ in _ARTICLES):
         lo += 1  # an article stays in the sentence: options carry none, so none cues the key
     while hi > lo and (doc[hi].is_punct or doc[hi].pos_ in {"CCONJ", "ADP", "DET"}):
         hi -= 1
@@ -92,10 +90,7 @@ def name_problem(doc: Any, start: int, end: int) -> str | None:
             "run_in_heading"  # "Medicines Medicines can ...", "AAT, deficiency": a heading run into the text
         )
     words_tc = [t for t in span if len(t.text) > 1 and t.pos_ != "DET"]
-    if (
-        len(words_tc) >= 2
-        and all(t.text[:1].isupper() and t.text[1:].islower() for t in words_tc)
-    ):
+    if len(words_tc) >= 2 and all(t.text[:1].isupper() and t.text[1:].islower() for t in words_tc):
         return "run_in_heading"  # "Natural Treatments For many people, ...": Title Case that names nothing
     first = span[0]
     if (first.tag_ in {"DT", "PDT"} and first.lower_ not in {"a", "an", "the"}) or (
@@ -163,7 +158,9 @@ def entity_targets(doc: Any) -> list[Target]:
             slots.append((c, "subject"))
         elif c.dep_ in {"dobj", "attr"} and c.pos_ in _NOMINAL:
             slots.append((c, "dobj" if c.dep_ == "dobj" else "attr"))
-        elif c.dep_ == "agent" or (c.dep_ == "prep" and (c.lower_ == "with" or (c.lower_ == "by" and passive))):
+        elif c.dep_ == "agent" or (
+            c.dep_ == "prep" and ((c.lower_ == "with" and c.i > root.i) or (c.lower_ == "by" and passive))
+        ):
             slots.extend(
                 (p, "agent" if c.dep_ == "agent" else c.lower_) for p in c.children if p.dep_ == "pobj"
             )
@@ -257,7 +254,10 @@ def _relational_subject(root: Any) -> bool:
     """The subject names a relation to something ("the most common cause of X", "treatment for Y")."""
     for c in root.children:
         if c.dep_ in {"nsubj", "nsubjpass"}:
-            return c.pos_ in _NOMINAL and any(p.dep_ == "prep" for p in c.children)
+            # "the most common cause of X", "treatment for Y" (not "foods, like meat": an example, no relation)
+            return c.pos_ in _NOMINAL and any(
+                p.dep_ == "prep" and p.lower_ in {"of", "for"} for p in c.children
+            )
     return False
 
 
