@@ -67,6 +67,7 @@ DOC_DIVERSITY = 0.9
 # A named thing is "of the same kind" as the key when this score (phrase and source-sentence similarity,
 # plus the same-role bonus) reaches the floor.
 MIN_KIND_SIMILARITY = 0.3
+MIN_PHRASE_SIMILARITY = 0.15
 PHRASE_SHARE = 0.5
 SAME_FRAME_BONUS = 0.15
 # Of the stem's subject words, the share a sentence must use to state something about the same subject.
@@ -620,9 +621,13 @@ def _entity_options(engine: Any, evidence: Evidence, d: Draft, pool: list[Senten
 
     def kind(s: Sentence, t: Target) -> float:
         sim = float(evidence.vectors[t.key_text] @ key_vec)
+        if sim < MIN_PHRASE_SIMILARITY:
+            return 0.0  # nothing alike in the names themselves ("pathophysiology" for "vegetarian diet")
         if own_vec is not None and s.vector is not None:
             sim = PHRASE_SHARE * sim + (1 - PHRASE_SHARE) * float(s.vector @ own_vec)
-        same_verb = t.frame.split(":")[-1] == key.frame.split(":")[-1]  # "treat ... with X", "treat ... X or Y"
+        same_verb = (
+            t.frame.split(":")[-1] == key.frame.split(":")[-1]
+        )  # "treat ... with X", "treat ... X or Y"
         return sim + (SAME_FRAME_BONUS if same_verb else 0.0)
 
     # each name where it reads most like the key (the sentence that treats with it, not one that lists it)
@@ -637,7 +642,9 @@ def _entity_options(engine: Any, evidence: Evidence, d: Draft, pool: list[Senten
         if scores[name] < MIN_KIND_SIMILARITY or len(out) >= MAX_ENTITY_CANDIDATES:
             break
         s, t = seen[name]
-        if _stated_for_stem(t.key_text, anchor, pool) or _stated_in_corpus(engine, evidence, d, t.key_text, anchor):
+        if _stated_for_stem(t.key_text, anchor, pool) or _stated_in_corpus(
+            engine, evidence, d, t.key_text, anchor
+        ):
             continue
         length_ratio = max(len(t.key_text), len(key.key_text)) / max(
             1, min(len(t.key_text), len(key.key_text))
@@ -705,7 +712,10 @@ def _stated_for_stem(name: str, anchor: set[str], pool: list[Sentence]) -> bool:
         return True
     need = max(1, round(SAME_SUBJECT_SHARE * len(anchor)))
     for s in pool:
-        if text_contains(s.clean, name) and len(anchor & (_terms_besides(s.clean, name) | s.context_terms)) >= need:
+        if (
+            text_contains(s.clean, name)
+            and len(anchor & (_terms_besides(s.clean, name) | s.context_terms)) >= need
+        ):
             return True
     return False
 
@@ -740,7 +750,10 @@ def _stated_in_corpus(engine: Any, evidence: Evidence, d: Draft, name: str, anch
         about = content_terms(" ".join(x for x in (r.title, r.section) if x))
         for a, b in split_sentences(r.text, r.start):
             sentence = r.text[a - r.start : b - r.start]
-            if text_contains(sentence, name) and len(anchor & (_terms_besides(sentence, name) | about)) >= need:
+            if (
+                text_contains(sentence, name)
+                and len(anchor & (_terms_besides(sentence, name) | about)) >= need
+            ):
                 found = True
                 break
         if found:

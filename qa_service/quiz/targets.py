@@ -162,7 +162,10 @@ def entity_targets(doc: Any) -> list[Target]:
             c.dep_ == "prep" and ((c.lower_ == "with" and c.i > root.i) or (c.lower_ == "by" and passive))
         ):
             slots.extend(
-                (p, "agent" if c.dep_ == "agent" else c.lower_) for p in c.children if p.dep_ == "pobj"
+                (p, "agent" if c.dep_ == "agent" else c.lower_)
+                for p in c.children
+                # "with higher rates observed in ...": an absolute clause, not an instrument
+                if p.dep_ == "pobj" and not any(g.pos_ == "VERB" for g in p.children)
             )
         for head, role in slots:
             if head.pos_ not in _NOMINAL:
