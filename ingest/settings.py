@@ -72,10 +72,11 @@ class AnswerSettings(BaseModel):
         ),
     )
     min_sentence_score: float = Field(
-        default=0.3, ge=0.0, le=1.0, description="Sentences whose ranker probability is below are not used."
+        default=0.01, ge=0.0, le=1.0,
+        description="Sentences whose ranker probability is below are not used (chosen on dev: benchmarks/train_ranker.py).",
     )
     relative_cutoff: float = Field(
-        default=0.5, ge=0.0, le=1.0,
+        default=0.03, ge=0.0, le=1.0,
         description="A further statement needs at least this share of the best sentence's probability.",
     )
     neighbour_similarity: float = Field(

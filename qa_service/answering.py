@@ -108,6 +108,9 @@ class Draft:
     missing_terms: list[str]
     confidence: float
     signals: dict[str, float] = field(default_factory=dict)
+    # designated names of the question ("vitamin D") that no retrieved sentence states: the evidence is
+    # about a sibling ("vitamin B12"), however close, so the answer abstains whatever the confidence
+    unsaid_names: list[str] = field(default_factory=list)
 
 
 class LexicalSnapshot(Protocol):
@@ -345,6 +348,11 @@ class ExtractiveComposer:
         q.weigh(_term_stats(index, q), index.size)
         sents = self.sentences(cands)
         self._neighbour_terms(q, sents, index)
+        # after neighbours: a designated name is matched as written, never by a word close in meaning
+        for name in q.names:
+            said = re.compile(r"(?<![\w-])" + r"\s+".join(map(re.escape, name.split())) + r"(?![\w-])", re.IGNORECASE)
+            if not any(said.search(s.text) or (s.context and said.search(s.context)) for s in sents):
+                q.add_missing_name(name, index.size)
         self._vectors(sents)
         headings = self._heading_vectors([s.context for s in sents if s.context])
         title_stems: dict[str | None, frozenset[str]] = {}
@@ -465,11 +473,12 @@ class ExtractiveComposer:
         ranked = sorted(scored.sentences, key=lambda s: (-s.score, s.doc_id, s.start))
         confidence, signals = self._confidence(q, ranked)
         missing = [t.word for t in q.missing() if t.specific]
+        unsaid = [t.word for t in q.terms if t.name and t.df == 0]
         if not ranked:
-            return Draft(None, [], ranked, 0.0, missing, confidence, signals)
+            return Draft(None, [], ranked, 0.0, missing, confidence, signals, unsaid)
         chosen = self._select(q, ranked)
         bottom, rest = chosen[0], chosen[1:]
-        return Draft(bottom, _group(rest), ranked, signals["coverage"], missing, confidence, signals)
+        return Draft(bottom, _group(rest), ranked, signals["coverage"], missing, confidence, signals, unsaid)
 
     def _select(self, q: QuestionAnalysis, ranked: list[Sentence]) -> list[Sentence]:
         """Best first; then likely sentences that add something; the best of every part of the question."""

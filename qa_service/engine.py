@@ -187,6 +187,9 @@ class Engine:
         """Why this draft must not be answered, or None."""
         if draft.bottom_line is None:
             return "no passage in the ingested documents addresses this question."
+        if draft.unsaid_names:
+            names = ", ".join(dict.fromkeys(draft.unsaid_names))
+            return f"the passages found never mention {names}."
         if draft.confidence >= self.composer.abstain_threshold:
             return None
         if draft.missing_terms:

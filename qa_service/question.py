@@ -115,6 +115,7 @@ class Term:
     df: int = 0  # documents (chunks) of the corpus that use it, best variant
     idf: float = 0.0
     neighbours: tuple[str, ...] = ()  # corpus words close in meaning, for a word the corpus never uses
+    name: bool = False  # a designated name ("vitamin D"), matched as written
 
     @property
     def specific(self) -> bool:
@@ -132,6 +133,9 @@ class QuestionAnalysis:
     yes_no: bool
     wh: str | None
     extra: dict[str, float] = field(default_factory=dict)
+    # names made of a word and a one-letter designator ("vitamin D", "hepatitis B", "factor V"): the
+    # letter alone is no term, yet it is what tells the thing asked about from its siblings
+    names: list[str] = field(default_factory=list)
     df: dict[str, int] = field(default_factory=dict)  # stems' document frequencies seen so far
 
     def stems(self) -> set[str]:
@@ -153,6 +157,11 @@ class QuestionAnalysis:
             words.update(p for p in re.split(r"[-'’]", t.word.lower()) if p)
             words.update(t.neighbours)
         return " ".join(sorted(words))
+
+    def add_missing_name(self, name: str, n_docs: int) -> None:
+        """A designated name ("vitamin D") the retrieved evidence never states: a term no sentence covers."""
+        self.terms.append(Term(word=name, stems=frozenset({name.lower()}), zipf=zipf(name.lower()), df=0,
+                               idf=math.log(1 + (n_docs + 1) / 0.5), name=True))
 
     def missing(self) -> list[Term]:
         """Terms no document of the corpus uses under any spelling."""
@@ -188,12 +197,17 @@ def analyse_question(question: str) -> QuestionAnalysis:
         index_of_word.append(seen[key])
     parts = _parts(words, lowered, index_of_word, len(terms))
     first = lowered[0] if lowered else ""
+    names = [
+        f"{words[i - 1]} {w}" for i, w in enumerate(words)
+        if i and len(w) == 1 and w.isalpha() and lowered[i] not in stop and index_of_word[i - 1] is not None
+    ]
     return QuestionAnalysis(
         text=question,
         terms=terms,
         parts=parts,
         yes_no=first in _AUXILIARIES,
         wh=next((w for w in lowered if w in _WH), None),
+        names=names,
     )
 
 

@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from qa_service.question import QuestionAnalysis
+from qa_service.question import COMMON_ZIPF, QuestionAnalysis
 
 DEFAULT_MODEL = Path(__file__).parent / "data" / "ranker.json"
 
@@ -199,6 +199,7 @@ ANSWER_FEATURES: tuple[str, ...] = (
     "q_terms",
     "best_single_coverage",
     "uncovered_idf_max",
+    "missing_rare",
 )
 
 
@@ -229,6 +230,9 @@ def answer_features(q: QuestionAnalysis, probs: Sequence[float], dense: Sequence
             max((t.idf for t in q.terms if not t.stems & words), default=0.0) / max(t.idf for t in q.terms)
             if q.terms else 0.0
         ),
+        # how rare in everyday English the rarest question word is that the corpus never uses (nor any
+        # spelling variant or close neighbour): "kawasaki" or "eeg" missing says more than "happens"
+        "missing_rare": max((COMMON_ZIPF - t.zipf for t in q.terms if t.df == 0), default=0.0),
     }
     return np.array([row[name] for name in ANSWER_FEATURES], dtype=np.float64)
 

@@ -12,28 +12,27 @@ from qa_service.engine import Engine
 from qa_service.models import Answer
 from qa_service.verify import normalise_for_match
 
-# (question, facts the answer must state) — written by the team for these tests.
+# (question, facts the answer must state): phrased for these tests in a clinician's words, none copied from
+# the dev sets the ranker is trained on (eval/gold/dev*.jsonl) nor from the frozen test set.
 ANSWERABLE = [
-    ("What dose of cobalamin is recommended for infants up to 12 months?", ["0.3 μg/kg/day"]),
-    ("What oral regimen is used for nutritional B12 deficiency in children?", ["1000 μg daily for one week", "twice weekly"]),
-    ("What is the initial intramuscular dose of vitamin B12?", ["1000-2000 μg"]),
-    ("When should B12 levels be rechecked after starting treatment?", ["1 month and 3 months"]),
-    ("How long can movement disorders last after treatment starts?", ["2-6 weeks"]),
-    ("What was the mother's homocysteine level?", ["48.3 µmol/L"]),
-    ("Which mothers are at highest risk of B12 deficiency?", ["strict vegans"]),
-    ("How quickly does the reticulocyte response appear with treatment?", ["3-7 days"]),
-    ("At what age does infant B12 deficiency typically become apparent?", ["between 2 and 12 months"]),
-    ("what did the gastric biopsy of the mother show?", ["atrophic fundic interstitial gastritis"]),
-    ("how long until the anaemia resolved after therapy?", ["three weeks"]),
+    ("Per kilogram, how much cobalamin does a baby younger than twelve months need each day?", ["0.3 μg/kg/day"]),
+    ("For a child with dietary B12 deficiency, what oral cyanocobalamin schedule is advised?",
+     ["1000 μg daily for one week"]),
+    ("How many micrograms are given in the first intramuscular B12 injection?", ["1000-2000 μg"]),
+    ("Once B12 treatment has begun, at what points is the serum level checked again?", ["1 month and 3 months"]),
+    ("Which maternal diet puts breastfed babies most at risk of B12 deficiency?", ["strict vegans"]),
+    ("After starting therapy, when does the reticulocyte count go up?", ["3-7 days"]),
+    ("What homocysteine concentration did the mother in the case report have?", ["48.3 µmol/L"]),
+    ("What did the histology of the mother's stomach biopsy find?", ["atrophic fundic interstitial gastritis"]),
+    ("What haemoglobin did the eight-month-old have when admitted?", ["8.8 g/dL"]),
 ]
 
 UNANSWERABLE = [
-    "What is the first-line antibiotic for community-acquired pneumonia?",
-    "What dose of vitamin D should breastfed infants receive?",
-    "Which vaccines are given at 2 months of age?",
-    "how is cow's milk protein allergy managed in infants?",
+    "Which antibiotic is first choice for pneumonia acquired in the community?",
+    "How much vitamin D should an exclusively breastfed baby be given?",
+    "What is the vaccination schedule at two months of age?",
+    "How are head lice treated in school-age children?",
 ]
-
 
 def norm(text: str) -> str:
     return re.sub(r"(?<![a-z])(?:mcg|ug)(?![a-z])", "μg", normalise_for_match(text))
