@@ -141,14 +141,28 @@ QUESTION = "What dose of cobalamin is recommended for infants up to 12 months?"
 DOSE_QUESTION = "What dose of hydroxocobalamin do infants with B12 deficiency receive?"
 
 
-def test_ask_runs_the_model_on_the_question_only(tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
+def test_ask_never_runs_the_model_on_sentences(tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
+    """Sentence vectors come from ingest. Beside the question, ask encodes only short strings (section
+    headings, single words for the ranker), each once per store generation: asked again, only the question."""
     counting = CountingEmbedder(embedder)
     engine = Engine.open(get_settings(tmp_path / "data"), embedder=counting)
     try:
         ingest_paths(engine.store, [CORPUS])
+        sentences = {
+            ev.text[a:b].strip()
+            for ev in engine.store.docs.evidence([d.doc_id for d in engine.store.list_documents()]).values()
+            for a, b in split_sentences(ev.text, 0)
+        }
         counting.encoded.clear()
         answer = engine.ask(QUESTION)
         assert not answer.abstained and answer.statements
+        assert counting.encoded[0] == QUESTION
+        extra = counting.encoded[1:]
+        # headings and words: short, and never a sentence of the documents that ends in a full stop
+        assert not [t for t in extra if t.strip() in sentences and t.rstrip().endswith(".")], extra
+        assert all(len(t.split()) <= 16 for t in extra), extra
+        counting.encoded.clear()
+        assert engine.ask(QUESTION).statements == answer.statements
         assert counting.encoded == [QUESTION]
     finally:
         engine.close()

@@ -63,21 +63,25 @@ def new_page(browser: Any, **context: Any) -> Any:
     return page
 
 
+# its answer quotes a guideline line that ends in a footnote digit ("... once weekly maintenance 3")
+REGIMEN = "What oral regimen is recommended for a child with nutritional B12 deficiency?"
+
+
 def test_an_answer_has_its_own_address_that_survives_a_reload(server: str, browser: Any) -> None:
     page = new_page(browser)
     page.goto(server + "/")
-    page.get_by_label("Question", exact=True).fill(ANSWERABLE)
+    page.get_by_label("Question", exact=True).fill(REGIMEN)
     page.get_by_role("button", name="Ask", exact=True).click()
     page.wait_for_selector("#answer[data-state] .cite")
     page.wait_for_url("**/answers/*")
     answer_id = page.url.rsplit("/", 1)[1]
-    assert httpx.get(f"{server}/v1/answers/{answer_id}").json()["question"] == ANSWERABLE
+    assert httpx.get(f"{server}/v1/answers/{answer_id}").json()["question"] == REGIMEN
     first_text = page.locator("#answer .bottom-line").inner_text()
 
     page.reload()  # a reload, or the link opened by a colleague, shows the same answer from the audit log
     page.wait_for_selector("#answer[data-state] .cite")
     assert page.locator("#answer .bottom-line").inner_text() == first_text
-    assert page.locator("#answer .answer-question").inner_text() == ANSWERABLE
+    assert page.locator("#answer .answer-question").inner_text() == REGIMEN
     assert "submitted" in page.locator("#answer .record-line").inner_text().lower()
     assert page.locator("#ask-status").get_attribute("data-kind") == "ok"
     # the source's footnote digits are set apart in quotes (the citation JSON keeps them)
