@@ -105,7 +105,7 @@ def ping(engine: Engine) -> bool:
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
         return True
-    except Exception:  # noqa: BLE001 - any failure means "does not answer"
+    except Exception:
         return False
 
 

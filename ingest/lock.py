@@ -34,7 +34,7 @@ class DataDirLock:
     def path(self) -> Path:
         return self.data_dir / "medcite.lock"
 
-    def acquire(self) -> "DataDirLock":
+    def acquire(self) -> DataDirLock:
         key = str(self.data_dir)
         with _guard:
             if key in _held:
@@ -70,7 +70,7 @@ class DataDirLock:
                 os.close(fd)
         self._acquired = False
 
-    def __enter__(self) -> "DataDirLock":
+    def __enter__(self) -> DataDirLock:
         return self.acquire()
 
     def __exit__(self, *exc: object) -> None:

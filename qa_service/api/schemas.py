@@ -211,11 +211,15 @@ class Backends(BaseModel):
 
     documents: str = Field(description="'sqlite' or 'postgresql'.", examples=["postgresql"])
     vectors: str = Field(description="'chroma-embedded' or 'chroma-server'.", examples=["chroma-server"])
-    llm: str | None = Field(default=None, description="The configured chat model, or null (extractive answers).")
+    llm: str | None = Field(
+        default=None, description="The configured chat model, or null (extractive answers)."
+    )
 
 
 class Health(BaseModel):
-    status: str = Field(examples=["ok"], description="'ok', or 'unavailable' (HTTP 503) when a backend does not answer.")
+    status: str = Field(
+        examples=["ok"], description="'ok', or 'unavailable' (HTTP 503) when a backend does not answer."
+    )
     documents: int
     chunks: int
     backends: Backends | None = None
@@ -276,7 +280,9 @@ class AnswerRecordPublic(BaseModel):
     )
     evidence_changed: bool = Field(
         default=False,
-        description="A document the answer cites was updated or deleted so that a cited span changed or vanished.",
+        description=(
+            "A document the answer cites was updated or deleted so that a cited span changed or vanished."
+        ),
     )
     changed_citations: list[int] = Field(
         default_factory=list, description="Ids of the citations whose text changed or vanished."

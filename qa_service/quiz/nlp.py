@@ -48,7 +48,7 @@ def parse_all(texts: Sequence[str]) -> list[Any]:
         with _lock:
             if len(_cache) + len(docs) > _PARSE_CACHE_SIZE:
                 _cache.clear()
-            _cache.update(zip(todo, docs))
+            _cache.update(zip(todo, docs, strict=True))
     return [_cache[t] if t in _cache else pipeline()(t) for t in texts]
 
 

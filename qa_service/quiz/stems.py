@@ -157,7 +157,8 @@ def target_tokens(doc: Any, start: int, end: int) -> list[Any] | None:
 
 
 def _constituent(root: Any, tokens: list[Any]) -> Any | None:
-    """The child of the main verb whose subtree holds the target, or None when it sits in a clause of its own."""
+    """The child of the main verb whose subtree holds the target, or None when it sits in a clause of its
+    own."""
     inside = {t.i for t in tokens}
     heads = [t for t in tokens if t.head.i not in inside or t.head.i == t.i]
     if not heads:
@@ -201,7 +202,8 @@ def question(doc: Any, tokens: list[Any], wh: str) -> str | None:
     if wh in {"what", "which of the following"} and any(
         ch.i not in inside | aside and not ch.is_punct for ch in head.children if ch.i > head.i
     ):
-        return None  # a modifier or a conjunct of a named key would stay behind the wh-phrase ("which ... and/or surgery")
+        # a modifier or a conjunct of a named key would stay behind the wh-phrase ("which ... and/or surgery")
+        return None
 
     def replaced(sub: list[Any]) -> str:
         out: list[str] = []
@@ -311,7 +313,8 @@ def _parenthetical(doc: Any) -> set[int]:
 
 
 def _lc(token: Any, text: str) -> str:
-    """Lower-case the first letter of a phrase moved from the start of the sentence, unless a name or an acronym."""
+    """Lower-case the first letter of a phrase moved from the start of the sentence,
+    unless a name or an acronym."""
     first = token.doc[token.left_edge.i]
     if first.pos_ == "PROPN" or (len(first.text) > 1 and first.text[1:2].isupper()) or first.ent_type_:
         return text

@@ -184,7 +184,7 @@ def entity_targets(doc: Any) -> list[Target]:
             if len(members) >= 2:
                 spans = [phrase(m) for m in members]
                 names = [sp[2] for sp in spans]
-                for (lo, hi, name), m in zip(spans, members):
+                for (lo, hi, name), m in zip(spans, members, strict=True):
                     if not 0 < len(name.split()) <= MAX_ENTITY_WORDS or name_problem(doc, lo, hi):
                         continue
                     if role == "subject" and not _named_term(m, lo, hi):
@@ -232,7 +232,7 @@ def _list_targets(doc: Any, first: Any, verb: str, role: str) -> list[Target]:
     spans = [phrase(m) for m in members]
     names = [sp[2] for sp in spans]
     out = []
-    for (lo, hi, name), m in zip(spans, members):
+    for (lo, hi, name), m in zip(spans, members, strict=True):
         if not 0 < len(name.split()) <= MAX_ENTITY_WORDS or name_problem(doc, lo, hi):
             continue
         if role == "subject" and not _named_term(m, lo, hi):
@@ -257,7 +257,8 @@ def _relational_subject(root: Any) -> bool:
     """The subject names a relation to something ("the most common cause of X", "treatment for Y")."""
     for c in root.children:
         if c.dep_ in {"nsubj", "nsubjpass"}:
-            # "the most common cause of X", "treatment for Y" (not "foods, like meat": an example, no relation)
+            # "the most common cause of X", "treatment for Y"
+            # (not "foods, like meat": an example, no relation)
             return c.pos_ in _NOMINAL and any(
                 p.dep_ == "prep" and p.lower_ in {"of", "for"} for p in c.children
             )
