@@ -346,7 +346,7 @@ class DocumentStore:
                     if r.vectors is not None:
                         spans = [tuple(sp) for sp in json.loads(r.spans)]
                         matrix = np.frombuffer(r.vectors, dtype=np.float16).reshape(len(spans), r.dimension)
-                        vectors = dict(zip(spans, matrix.astype(np.float32), strict=True))  # type: ignore[arg-type]
+                        vectors = dict(zip(spans, matrix.astype(np.float32), strict=True))
                     out[r.doc_id] = DocEvidence(
                         r.text, [Section(**s) for s in json.loads(r.sections or "[]")], vectors
                     )

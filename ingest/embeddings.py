@@ -75,8 +75,11 @@ class SentenceTransformerEmbeddings(Embeddings):
         self.model_name = settings.model
         self.batch_size = settings.batch_size
         self._model = SentenceTransformer(resolve_model_path(settings.model), device="cpu")
-        self.dimension = int(self._model.get_embedding_dimension())
-        self.max_tokens = int(self._model.max_seq_length)
+        dimension, max_tokens = self._model.get_embedding_dimension(), self._model.max_seq_length
+        if dimension is None or max_tokens is None:
+            raise MedciteError(f"embedding model '{settings.model}' has no fixed vector size or token limit")
+        self.dimension = int(dimension)
+        self.max_tokens = int(max_tokens)
 
     def encode(
         self, texts: list[str], *, batch_size: int | None = None, show_progress: bool = False
@@ -157,11 +160,13 @@ class SentenceTransformerEmbeddings(Embeddings):
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         """LangChain interface: embed passages."""
-        return self.encode(list(texts)).tolist()
+        rows: list[list[float]] = self.encode(list(texts)).tolist()
+        return rows
 
     def embed_query(self, text: str) -> list[float]:
         """LangChain interface: embed one query."""
-        return self.encode([text])[0].tolist()
+        row: list[float] = self.encode([text])[0].tolist()
+        return row
 
 
 def load_embedder(settings: EmbeddingSettings | None = None) -> SentenceTransformerEmbeddings:

@@ -80,7 +80,8 @@ class DataDirLock:
 def _read_owner(fd: int) -> dict[str, Any]:
     try:
         os.lseek(fd, 0, os.SEEK_SET)
-        return json.loads(os.read(fd, 4096).decode() or "{}")
+        owner: dict[str, Any] = json.loads(os.read(fd, 4096).decode() or "{}")
+        return owner
     except (OSError, ValueError):
         return {}
 

@@ -90,9 +90,10 @@ def discover(paths: Sequence[Path]) -> tuple[list[tuple[Path, str]], list[Ingest
                 found.append((file, rel.as_posix()))
         else:
             errors.append(IngestFileError(source=str(raw), error="no such file or folder"))
-    seen: set[Path] = set()
-    unique = [(f, s) for f, s in found if not (f in seen or seen.add(f))]
-    return unique, errors
+    first: dict[Path, str] = {}  # a file named twice (a folder and a file in it) is read once
+    for f, s in found:
+        first.setdefault(f, s)
+    return list(first.items()), errors
 
 
 def ingest_paths(
@@ -283,17 +284,17 @@ def _encode(
         layout.append((p, inside))
         for ch, spans in zip(p.chunks, inside, strict=True):
             per_chunk.append([(max(s, ch.start) - ch.start, min(e, ch.end) - ch.start) for s, e in spans])
-    vectors, pooled = embedder.encode_with_spans(texts, per_chunk)  # type: ignore[attr-defined]
+    vectors, pooled = embedder.encode_with_spans(texts, per_chunk)
     # per document: every sentence some chunk overlaps -> (share of it the model saw, vector)
-    best: list[dict[tuple[int, int], tuple[float, np.ndarray | None]]] = []
+    best: list[dict[tuple[int, int], tuple[float, np.ndarray]]] = []
     chunk_pools = iter(pooled)
     for _p, inside in layout:
-        doc_best: dict[tuple[int, int], tuple[float, np.ndarray | None]] = {}
+        doc_best: dict[tuple[int, int], tuple[float, np.ndarray]] = {}
         for spans_of_chunk in inside:
             got = next(chunk_pools)
             for j, (s, e) in enumerate(spans_of_chunk):
                 cover = float(got.seen[j]) / max(e - s, 1)
-                if cover > doc_best.get((s, e), (-1.0, None))[0]:
+                if (s, e) not in doc_best or cover > doc_best[(s, e)][0]:
                     doc_best[(s, e)] = (cover, got.vectors[j])
         best.append(doc_best)
     # Sentences no chunk showed the model whole enough (past its token limit): encoded on their

@@ -9,6 +9,7 @@ silently ignored.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -74,7 +75,7 @@ def check_question(value: str) -> str:
     return validate_question(value)
 
 
-def _trimmed(max_chars: int, what: str) -> Any:
+def _trimmed(max_chars: int, what: str) -> Callable[[str], str]:
     pattern = re.compile(trimmed_pattern(max_chars))
 
     def check(value: str) -> str:

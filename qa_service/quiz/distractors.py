@@ -259,7 +259,7 @@ def _unit_slips(key: Amount, key_text: str) -> list[Candidate]:
 
 
 def _per_pint(key: Amount) -> str:
-    parts = key.pint_unit.split(" / ")
+    parts = (key.pint_unit or "").split(" / ")
     return "".join(f" / {p}" for p in parts[1:])
 
 
@@ -318,7 +318,7 @@ def _steps(key: Amount, key_text: str) -> list[Candidate]:
         pairs = _time_steps(key)
     elif key.words and not key.is_range:  # "one inch": whole numbers, as the source writes them
         pairs = [(v, v) for v in _series_near(key.low) if float(v).is_integer()]
-    elif not key.is_mass_based and not key.pint_unit.endswith("meter") and _is_round(key.low):
+    elif not key.is_mass_based and not (key.pint_unit or "").endswith("meter") and _is_round(key.low):
         # a laboratory threshold (MCV >100 fL, B12 <200 pg/mL): nearby cut-offs, not orders of magnitude
         pairs = [(nice(key.low * f), nice(key.high * f)) for f in (0.8, 0.9, 1.2, 1.5)]
     elif _is_round(key.low) and _is_round(key.high):

@@ -162,7 +162,8 @@ def qti_item_xml(item: QuizItem, identifier: str) -> bytes:
         )
         fb.text = _with_sources(why or item.rationale, item.citations)
     ET.indent(root)
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    data: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return data
 
 
 def _qti_response_processing(root: ET.Element) -> None:
@@ -211,7 +212,8 @@ def qti_manifest_xml(files: Sequence[tuple[str, str, str]], title: str) -> bytes
         )
         ET.SubElement(res, q("file"), href=href)
     ET.indent(root)
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    data: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return data
 
 
 def write_qti(items: Sequence[QuizItem], path: Path, title: str = "medcite quiz") -> Path:

@@ -73,7 +73,7 @@ def base_form(token: Any) -> str:
     from lemminflect import getLemma
 
     lemmas = getLemma(token.text.lower(), upos="VERB")
-    return lemmas[0] if lemmas else token.lemma_.lower()
+    return str(lemmas[0]) if lemmas else str(token.lemma_).lower()
 
 
 def do_support(token: Any) -> str:
