@@ -182,26 +182,7 @@ def entity_targets(doc: Any) -> list[Target]:
                     members = _members(t)
                     break
             if len(members) >= 2:
-                spans = [phrase(m) for m in members]
-                names = [sp[2] for sp in spans]
-                for (lo, hi, name), m in zip(spans, members, strict=True):
-                    if not 0 < len(name.split()) <= MAX_ENTITY_WORDS or name_problem(doc, lo, hi):
-                        continue
-                    if role == "subject" and not _named_term(m, lo, hi):
-                        continue
-                    siblings = [x for x in names if x != name]
-                    out.append(
-                        Target(
-                            lo,
-                            hi,
-                            name,
-                            "entity",
-                            f"list:{verb}",
-                            siblings=siblings,
-                            ent_type=m.ent_type_,
-                            cloze_only=True,
-                        )
-                    )
+                out.extend(_member_targets(doc, members, verb, role))
                 continue
             if role == "attr" and not _relational_subject(root):
                 continue
@@ -228,7 +209,11 @@ def _listed(c: Any) -> Any | None:
 
 
 def _list_targets(doc: Any, first: Any, verb: str, role: str) -> list[Target]:
-    members = _members(first)
+    return _member_targets(doc, _members(first), verb, role)
+
+
+def _member_targets(doc: Any, members: list[Any], verb: str, role: str) -> list[Target]:
+    """Each member of a list as a cloze-only target, its siblings named (the other members)."""
     spans = [phrase(m) for m in members]
     names = [sp[2] for sp in spans]
     out = []
