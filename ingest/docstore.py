@@ -364,11 +364,6 @@ class DocumentStore:
         with self.engine.connect() as conn:
             return sorted(conn.execute(select(documents_table.c.content_hash)).scalars())
 
-    def all_chunks(self) -> tuple[list[str], list[str]]:
-        """(chunk ids, chunk texts) of every chunk, in a stable order."""
-        _, ids, texts = self.chunks_snapshot()
-        return ids, texts
-
     def chunks_snapshot(self, attempts: int = 5) -> tuple[int, list[str], list[str]]:
         """(generation, chunk ids, chunk texts): every chunk as of one generation.
 

@@ -182,13 +182,6 @@ def _bound_http_timeouts(client: Any) -> None:
         logger.warning("could not set timeouts on the Chroma HTTP client; requests are unbounded")
 
 
-def is_server(client: Any) -> bool:
-    """Whether ``client`` talks to a Chroma server (rather than an embedded store)."""
-    import chromadb.api.fastapi
-
-    return isinstance(getattr(client, "_server", None), chromadb.api.fastapi.FastAPI)
-
-
 class ChromaVectorIndex:
     """A cosine-space Chroma collection holding one vector per chunk.
 

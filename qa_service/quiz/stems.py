@@ -20,7 +20,6 @@ Nothing here names a disease, drug or test: the parse and the quantity's unit de
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any
 
 from qa_service.quiz.nlp import base_form, do_support, inflect, plural
@@ -57,25 +56,8 @@ MAX_LEADING_WORDS = 10
 # more, and the question starts with a clause the reader must hold before the verb comes.
 MAX_FRONT_EXTRA_WORDS = 4
 _SUBJECTS = {"nsubj", "nsubjpass", "csubj", "csubjpass", "expl"}
-_COMPARATOR_WORDS = {
-    ">": "more than",
-    "<": "less than",
-    "≥": "at least",
-    "≤": "at most",
-    ">=": "at least",
-    "<=": "at most",
-}
 # Leading words that refer back to an earlier sentence: a stem made from them has no antecedent.
 _ANAPHOR_TAGS = {"PRP", "DT"}
-
-
-@dataclass
-class Stem:
-    """A question (or cloze) and what it asks."""
-
-    text: str  # without the source phrase
-    natural: bool  # a real question (False: a cloze)
-    wh: str
 
 
 def _words(tokens: list[Any]) -> str:
@@ -129,11 +111,6 @@ def quantity_wh(a: Amount, governs_of: bool) -> str | None:
     if "[temperature]" in dim:
         return "what temperature"
     return "what value"
-
-
-def _comparator_words(a: Amount) -> str:
-    c = a.comparator.strip().lower()
-    return _COMPARATOR_WORDS.get(c, c)
 
 
 def target_tokens(doc: Any, start: int, end: int) -> list[Any] | None:
