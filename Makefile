@@ -35,8 +35,7 @@ test-unit: setup
 
 # ruff and mypy, configured in pyproject.toml; the dev extra installs on first use.
 lint: setup $(VENV)/.medcite-dev-installed
-	$(BIN)/ruff check .
-	$(BIN)/mypy
+	@status=0; $(BIN)/ruff check . || status=1; $(BIN)/mypy || status=1; exit $$status
 
 $(VENV)/.medcite-dev-installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,dev]'

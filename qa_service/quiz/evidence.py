@@ -116,6 +116,7 @@ class Evidence:
     topic: str
     sentences: list[Sentence]
     topic_vector: Any = None
+    topic_weights: dict[str, float] = field(default_factory=dict)
     disputed: set[tuple[tuple[str, int, int], str]] = field(default_factory=set)  # (sentence, amount)
     vectors: dict[str, Any] = field(default_factory=dict)  # unit-length embeddings of stems and phrases
     fillers: list[Any] | None = None  # (sentence, target) of every named thing in a role (distractor pool)
