@@ -37,12 +37,8 @@ class Statement(BaseModel):
 
     text: str
     citations: list[int] = Field(default_factory=list)
-    group: str | None = Field(
-        default=None, description="Heading the statement is grouped under (None = bottom line)."
-    )
-    supported: bool = Field(
-        default=True, description="Whether the citation check found the statement supported."
-    )
+    group: str | None = Field(default=None, description="Heading the statement is grouped under (None = bottom line).")
+    supported: bool = Field(default=True, description="Whether the citation check found the statement supported.")
 
 
 class Conflict(BaseModel):
@@ -67,9 +63,7 @@ class Answer(BaseModel):
     generator: str
     latency_ms: float
     question_id: str | None = Field(default=None, description="Set by batch mode to the input line's id.")
-    confidence: float = Field(
-        default=0.0, description="Evidence score in [0, 1] the abstention decision used."
-    )
+    confidence: float = Field(default=0.0, description="Evidence score in [0, 1] the abstention decision used.")
 
     def public(self) -> dict[str, object]:
         """The contract's JSON (``question_id`` only when set)."""
@@ -96,6 +90,4 @@ class QuizItem(BaseModel):
     rationale: str
     citations: list[Citation]
     option_rationales: list[str] = Field(default_factory=list)
-    checks: dict[str, bool] = Field(
-        default_factory=dict, description="Item-writing checks and whether each passed."
-    )
+    checks: dict[str, bool] = Field(default_factory=dict, description="Item-writing checks and whether each passed.")

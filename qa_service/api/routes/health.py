@@ -12,24 +12,14 @@ from qa_service.api.schemas import Health
 router = APIRouter(tags=["operations"])
 
 
-@router.get(
-    "/health",
-    response_model=Health,
-    responses={503: {"model": Health, "description": "A backend does not answer."}},
-)
+@router.get("/health", response_model=Health, responses={503: {"model": Health, "description": "A backend does not answer."}})
 def read_health(services: ServicesDep) -> object:
     """Liveness, store size, which backends are in use and whether each answers (503 when one does not)."""
     store = services.engine.store
     reachable = store.backend_status()
     backends = {**store.backends(), "llm": services.settings.llm or None}
     if not all(reachable.values()):
-        body = {
-            "status": "unavailable",
-            "documents": 0,
-            "chunks": 0,
-            "backends": backends,
-            "reachable": reachable,
-        }
+        body = {"status": "unavailable", "documents": 0, "chunks": 0, "backends": backends, "reachable": reachable}
         return JSONResponse(Health.model_validate(body).model_dump(), status_code=503)
     stats = store.stats()
     return {"status": "ok", **stats, "backends": backends, "reachable": reachable}
