@@ -195,10 +195,8 @@ def test_reingest_in_the_same_process_never_serves_stale_sentences(tmp_path: Pat
         assert not first.abstained
         note.write_text(
             "Background\n\nThis note was revised.\n\nDosing\n\n"
-            (
-                "Infants with B12 deficiency receive hydroxocobalamin 250 micrograms by intramuscular "
-                "injection.\n"
-            ),
+            "Infants with B12 deficiency receive hydroxocobalamin 250 micrograms by intramuscular "
+            "injection.\n",
             encoding="utf-8",
         )
         ingest_paths(engine.store, [folder])
