@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.medcite-installed
 QUESTION ?= What is the recommended treatment for vitamin B12 deficiency in infants?
 PORT ?= 8000
 
-.PHONY: setup demo test setup-llm bench clean services
+.PHONY: setup demo test test-unit lint setup-llm bench clean services
 
 setup: $(STAMP)
 
@@ -28,6 +28,18 @@ demo: setup
 
 test: setup
 	$(BIN)/python -m pytest -q
+
+# The model-free tests only (seconds; tests/README.md says which tests are unit).
+test-unit: setup
+	$(BIN)/python -m pytest -q -m unit
+
+# ruff and mypy, configured in pyproject.toml; the dev extra installs on first use.
+lint: setup $(VENV)/.medcite-dev-installed
+	@status=0; $(BIN)/ruff check . || status=1; $(BIN)/mypy || status=1; exit $$status
+
+$(VENV)/.medcite-dev-installed: pyproject.toml
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,dev]'
+	touch $@
 
 # PostgreSQL + a Chroma server + `medcite serve --workers 2` on :8000, until Ctrl+C (docs/services.md).
 services: setup

@@ -88,7 +88,8 @@ class Dataset:
 
     @staticmethod
     def file_name(key: str) -> str:
-        """A file name for a document key ('1_CancerGov_QA/0000001_1-1' -> '1_CancerGov_QA__0000001_1-1.txt')."""
+        """A file name for a document key ('1_CancerGov_QA/0000001_1-1' ->
+        '1_CancerGov_QA__0000001_1-1.txt')."""
         return re.sub(r"[^A-Za-z0-9_.-]+", "__", key) + ".txt"
 
     def write(self, folder: Path) -> Path:
@@ -193,14 +194,16 @@ def cached_engine(
         # a cache written by an older layout (e.g. another collection name): every
         # document looks unchanged but dense search would find nothing
         note(
-            f"{dataset.name}: cached store has {engine.store.vectors.count()} vectors for {chunks} chunks; rebuilding"
+            f"{dataset.name}: cached store has {engine.store.vectors.count()} vectors for {chunks} chunks; "
+            "rebuilding"
         )
         engine.close()
         return cached_engine(dataset, settings_overrides, embedder, rebuild=True)
     took = time.perf_counter() - started
     if report.added or report.updated or report.removed:
         note(
-            f"{dataset.name}: ingested {report.added + report.updated} docs / {report.chunks} chunks in {took:.0f} s "
+            f"{dataset.name}: ingested {report.added + report.updated} docs / {report.chunks} chunks in "
+            f"{took:.0f} s "
             f"({data_dir.relative_to(REPO)})"
         )
     if report.errors:
@@ -289,7 +292,7 @@ class StageTimer:
 
         if is_class and not isinstance(saved, staticmethod):
             # a plain function on the class: keep it a method (``self`` arrives in args)
-            setattr(owner, name, lambda *a, **k: timed(*a, **k))
+            setattr(owner, name, timed)
         else:
             setattr(owner, name, staticmethod(timed) if is_class else timed)
 
@@ -322,9 +325,15 @@ def print_table(
     body = [[fmt(v) for v in row] for row in rows]
     widths = [max(len(h), *(len(r[i]) for r in body)) if body else len(h) for i, h in enumerate(headers)]
     print(f"\n{title}")
-    line = "  ".join(h.ljust(w) if i == 0 else h.rjust(w) for i, (h, w) in enumerate(zip(headers, widths)))
+    line = "  ".join(
+        h.ljust(w) if i == 0 else h.rjust(w) for i, (h, w) in enumerate(zip(headers, widths, strict=False))
+    )
     print(line)
     print("-" * len(line))
     for r in body:
-        print("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))))
+        print(
+            "  ".join(
+                c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=False))
+            )
+        )
     sys.stdout.flush()

@@ -43,7 +43,9 @@ def postgres_cluster(url: str | None = None) -> Iterator[str]:
         return
     bindir = _pg_bin()
     if bindir is None:
-        raise SystemExit("SKIPPED: PostgreSQL is not installed (apt-get install postgresql) and no --database-url")
+        raise SystemExit(
+            "SKIPPED: PostgreSQL is not installed (apt-get install postgresql) and no --database-url"
+        )
     root = Path(tempfile.mkdtemp(prefix="medcite-bench-pg-"))
     root.chmod(0o755)
     shutil.chown(root, "postgres")
@@ -51,7 +53,8 @@ def postgres_cluster(url: str | None = None) -> Iterator[str]:
     _as_postgres(f"{bindir}/initdb -D {root}/data -A trust -U postgres --no-sync >/dev/null")
     _as_postgres(
         f"{bindir}/pg_ctl -D {root}/data -l {root}/log -w -t 60 -o '-p {port} -k {root} "
-        f"-c listen_addresses=127.0.0.1 -c fsync=off -c shared_buffers=256MB -c work_mem=64MB' start >/dev/null"
+        "-c listen_addresses=127.0.0.1 -c fsync=off -c shared_buffers=256MB -c work_mem=64MB' start "
+        ">/dev/null"
     )
     try:
         yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
@@ -84,7 +87,9 @@ def chroma_server(url: str | None = None) -> Iterator[tuple[str, int | None]]:
                 break
             except OSError:
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("chroma run did not start: " + (root / "log").read_text()[-2000:]) from None
+                    raise RuntimeError(
+                        "chroma run did not start: " + (root / "log").read_text()[-2000:]
+                    ) from None
                 time.sleep(0.5)
         yield base, proc.pid
     finally:
@@ -97,7 +102,9 @@ def create_database(admin_url: str, name: str) -> str:
     """(Re)create database ``name`` on the server of ``admin_url``; returns its SQLAlchemy URL."""
     import psycopg
 
-    with psycopg.connect(admin_url.replace("postgresql+psycopg://", "postgresql://", 1), autocommit=True) as conn:
+    with psycopg.connect(
+        admin_url.replace("postgresql+psycopg://", "postgresql://", 1), autocommit=True
+    ) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
     return admin_url.rpartition("/")[0] + "/" + name

@@ -49,7 +49,7 @@ if __package__ in (None, ""):  # run as a file: make the repository importable, 
     sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _here]
     sys.path.insert(0, str(_here.parent))
 
-from benchmarks._common import (  # noqa: E402
+from benchmarks._common import (
     DEFAULT_DATA,
     Dataset,
     Question,
@@ -254,7 +254,7 @@ def _run_clients(engine: Any, questions: list[str], clients: int) -> dict[str, A
             started = time.perf_counter()
             try:
                 engine.ask(q)
-            except Exception as exc:  # noqa: BLE001 - counted and shown, the run goes on
+            except Exception as exc:
                 with lock:
                     errors.append(f"{type(exc).__name__}: {exc}")
                 continue
@@ -312,7 +312,10 @@ def measure_concurrency(args: argparse.Namespace, embedder: Any) -> None:
         for round_ in (1, 2):  # interleaved, so that drifting machine load hits every kind alike
             runs.append((f"1 client (sequential), round {round_}", _run_clients(engine, qs, 1)))
             runs.append(
-                (f"{args.concurrency} clients, batched, round {round_}", _run_clients(engine, qs, args.concurrency))
+                (
+                    f"{args.concurrency} clients, batched, round {round_}",
+                    _run_clients(engine, qs, args.concurrency),
+                )
             )
             engine._embed_query = unbatched
             try:
@@ -334,11 +337,23 @@ def measure_concurrency(args: argparse.Namespace, embedder: Any) -> None:
              r["mean_batch"], r["cpu_ms"]]
         )
     print_table(
-        f"Concurrency on {len(dataset.docs)} abstracts, {len(qs)} questions each run (ratio vs the mean of the "
-        f"sequential runs; CPU includes the encoder process; targets: {args.concurrency} clients >= {TARGET_CONCURRENT_SPEEDUP}x, "
+        f"Concurrency on {len(dataset.docs)} abstracts, {len(qs)} questions each run "
+        "(ratio vs the mean of the "
+        "sequential runs; CPU includes the encoder process; targets: "
+        f"{args.concurrency} clients >= {TARGET_CONCURRENT_SPEEDUP}x, "
         f"p95 <= {TARGET_TAIL:g}x p50, 0 errors)",
-        ["run", "answers", "questions/s", "x sequential", "p50 ms", "p95 ms", "p95/p50", "errors", "queries/batch",
-         "CPU ms/answer"],
+        [
+            "run",
+            "answers",
+            "questions/s",
+            "x sequential",
+            "p50 ms",
+            "p95 ms",
+            "p95/p50",
+            "errors",
+            "queries/batch",
+            "CPU ms/answer",
+        ],
         rows,
         floatfmt=".2f",
     )
@@ -374,7 +389,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--concurrency", type=int, default=8, help="concurrent clients of the concurrency check (0 = skip it)"
     )
     p.add_argument(
-        "--concurrency-questions", type=int, default=120, help="questions per concurrency run (default: %(default)s)"
+        "--concurrency-questions",
+        type=int,
+        default=120,
+        help="questions per concurrency run (default: %(default)s)",
     )
     return p.parse_args(argv)
 
@@ -430,7 +448,10 @@ def main(argv: list[str] | None = None) -> int:
         total = sum(r["ask"]) / 1000
         stage_rows = sorted(timer.totals.items(), key=lambda kv: -kv[1])
         print_table(
-            f"Where ask time goes at {r['chunks']} chunks (self time; mean ms per ask over {r['n']} questions)",
+            (
+                f"Where ask time goes at {r['chunks']} chunks (self time; "
+                f"mean ms per ask over {r['n']} questions)"
+            ),
             ["stage", "ms/ask", "share", "calls/ask"],
             [
                 [k, 1000 * v / r["n"], f"{100 * v / total:.1f}%", f"{timer.calls[k] / r['n']:.1f}"]

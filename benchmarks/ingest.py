@@ -46,7 +46,7 @@ if __package__ in (None, ""):  # run as a file: this file's name would shadow th
     sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _here]
     sys.path.insert(0, str(_here.parent))
 
-from benchmarks._common import (  # noqa: E402
+from benchmarks._common import (
     DEFAULT_DATA,
     StageTimer,
     current_rss_mb,
@@ -98,7 +98,8 @@ def chunk_texts(files: Path, settings: Any) -> list[list[str]]:
 
 @dataclass
 class Timing:
-    """Wall and CPU seconds of one run (CPU time is all threads of this process: less sensitive to other load)."""
+    """Wall and CPU seconds of one run (CPU time is all threads of this process:
+    less sensitive to other load)."""
 
     wall: float
     cpu: float
@@ -210,7 +211,8 @@ def main(argv: list[str] | None = None) -> int:
         per_doc = chunk_texts(files, settings)
         texts = [t for doc in per_doc for t in doc]
         note(
-            f"{len(per_doc)} documents, {len(texts)} chunks; warm-up, then raw encode / ingest alternating ({args.rounds} ingest runs)"
+            f"{len(per_doc)} documents, {len(texts)} chunks; warm-up, "
+            f"then raw encode / ingest alternating ({args.rounds} ingest runs)"
         )
 
         embedder.encode(texts[:WARMUP_TEXTS], batch_size=bs)  # first-call costs (allocator, kernels) go here
@@ -228,14 +230,16 @@ def main(argv: list[str] | None = None) -> int:
             peaks.append((f"peak RSS after ingest #{r + 1}", peak_rss_mb()))
             timed_encode(embedder, texts, bs, raws)
             note(
-                f"round {r + 1}: ingest {ingests[-1].wall:.1f} s, raw {raws[-2].wall:.1f} s / {raws[-1].wall:.1f} s"
+                f"round {r + 1}: ingest {ingests[-1].wall:.1f} s, raw {raws[-2].wall:.1f} s / "
+                f"{raws[-1].wall:.1f} s"
             )
         if args.grouped:
             grouped_encode(embedder, per_doc, bs, grouped)
 
     if report.chunks != len(texts) or report.errors:
         print(
-            f"WARNING: ingest wrote {report.chunks} chunks (expected {len(texts)}), errors: {report.errors[:3]}"
+            f"WARNING: ingest wrote {report.chunks} chunks (expected {len(texts)}), errors: "
+            f"{report.errors[:3]}"
         )
     n_docs = report.added + report.updated
     raw_wall = median(t.wall for t in raws)
@@ -243,12 +247,12 @@ def main(argv: list[str] | None = None) -> int:
     for i, t in enumerate(raws):
         rows.append([f"raw encode #{i + 1}", t.wall, t.cpu, len(per_doc) / t.wall, len(texts) / t.wall])
         if i < len(ingests):
-            t = ingests[i]
-            rows.append([f"ingest_paths #{i + 1}", t.wall, t.cpu, n_docs / t.wall, report.chunks / t.wall])
-    for t in grouped:
-        rows.append(
-            ["raw encode in ingest's groups", t.wall, t.cpu, len(per_doc) / t.wall, len(texts) / t.wall]
-        )
+            g = ingests[i]
+            rows.append([f"ingest_paths #{i + 1}", g.wall, g.cpu, n_docs / g.wall, report.chunks / g.wall])
+    rows.extend(
+        ["raw encode in ingest's groups", t.wall, t.cpu, len(per_doc) / t.wall, len(texts) / t.wall]
+        for t in grouped
+    )
     print_table(
         f"Ingest throughput: {n_docs} PubMedQA abstracts, {report.chunks} chunks, batch size {bs}, "
         f"{os.cpu_count()} cores",
@@ -297,7 +301,8 @@ def main(argv: list[str] | None = None) -> int:
     encode_in_ingest = timer.totals.get("model encode", 0.0) / len(ingests)
     print(
         f"\nper ingest run: model encode {encode_in_ingest:.2f} s vs raw median {raw_wall:.2f} s "
-        f"(ratio {encode_in_ingest / raw_wall:.3f}); everything else {median(t.wall for t in ingests) - encode_in_ingest:.2f} s"
+        f"(ratio {encode_in_ingest / raw_wall:.3f}); everything else "
+        f"{median(t.wall for t in ingests) - encode_in_ingest:.2f} s"
     )
     if listing:
         print("\ncProfile of the first ingest_paths run (cumulative):\n" + listing)

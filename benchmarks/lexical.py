@@ -48,9 +48,9 @@ if __package__ in (None, ""):  # run as a file: make the repository importable, 
     sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _here]
     sys.path.insert(0, str(_here.parent))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from benchmarks._common import (  # noqa: E402
+from benchmarks._common import (
     DEFAULT_DATA,
     current_rss_mb,
     note,
@@ -60,7 +60,7 @@ from benchmarks._common import (  # noqa: E402
     require_data,
     setup_entry_point,
 )
-from benchmarks._services import create_database, postgres_cluster  # noqa: E402
+from benchmarks._services import create_database, postgres_cluster
 
 TOP = 10
 _WORD = re.compile(r"(?u)\b\w\w+\b")
@@ -82,7 +82,9 @@ def make_chunks(texts: list[str], n: int, seed: int = 0) -> list[str]:
     c = Settings().chunking
     real: list[str] = []
     for i, text in enumerate(texts):
-        doc = SourceDocument(source=f"{i}.txt", path=f"/{i}.txt", format="txt", text=text, content_hash="0" * 64)
+        doc = SourceDocument(
+            source=f"{i}.txt", path=f"/{i}.txt", format="txt", text=text, content_hash="0" * 64
+        )
         real.extend(ch.text for ch in chunk_document(doc, str(i), c.chunk_size, c.chunk_overlap))
         if len(real) >= n:
             return real[:n]
@@ -121,11 +123,14 @@ def load_rows(url: str, chunks: list[str]) -> Any:
     with psycopg.connect(raw) as conn, conn.cursor() as cur:
         n_docs = (len(chunks) + 9) // 10
         with cur.copy(
-            "COPY documents (doc_id, source, path, title, format, chars, n_chunks, content_hash, fingerprint, "
+            "COPY documents (doc_id, source, path, title, format, chars, n_chunks, content_hash, "
+            "fingerprint, "
             "text, sections, ingested_at) FROM STDIN"
         ) as copy:
             for d in range(n_docs):
-                copy.write_row((f"d{d}", f"d{d}.txt", f"/d{d}.txt", None, "txt", 0, 10, "0", "fp", "", "[]", "x"))
+                copy.write_row(
+                    (f"d{d}", f"d{d}.txt", f"/d{d}.txt", None, "txt", 0, 10, "0", "fp", "", "[]", "x")
+                )
         with cur.copy('COPY chunks (chunk_id, doc_id, idx, start, "end", section, text) FROM STDIN') as copy:
             for i, text in enumerate(chunks):
                 copy.write_row((f"d{i // 10}:{i % 10}", f"d{i // 10}", i % 10, 0, len(text), None, text))
@@ -206,16 +211,22 @@ def postgres_fts(url: str, qs: list[str], rank: str) -> dict[str, Any]:
 
 
 def recall(reference: list[list[str]], other: list[list[str]]) -> float:
-    got = [len(set(r) & set(o)) / len(r) for r, o in zip(reference, other) if r]
+    got = [len(set(r) & set(o)) / len(r) for r, o in zip(reference, other, strict=True) if r]
     return float(np.mean(got)) if got else float("nan")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--data", type=Path, default=DEFAULT_DATA, help="shared data folder (default: %(default)s)")
-    p.add_argument("--sizes", default="20000,200000", help="chunk counts, comma-separated (default: %(default)s)")
+    p.add_argument(
+        "--data", type=Path, default=DEFAULT_DATA, help="shared data folder (default: %(default)s)"
+    )
+    p.add_argument(
+        "--sizes", default="20000,200000", help="chunk counts, comma-separated (default: %(default)s)"
+    )
     p.add_argument("--queries", type=int, default=200, help="queries per size (default: %(default)s)")
-    p.add_argument("--database-url", default=None, help="admin URL of a PostgreSQL server (default: a throwaway cluster)")
+    p.add_argument(
+        "--database-url", default=None, help="admin URL of a PostgreSQL server (default: a throwaway cluster)"
+    )
     return p.parse_args(argv)
 
 
@@ -247,9 +258,15 @@ def main(argv: list[str] | None = None) -> int:
             )
             for label, r in (("PostgreSQL ts_rank_cd", cd), ("PostgreSQL ts_rank", plain)):
                 rows.append(
-                    [size, label, f"{cd['build_s']:.1f}" if label.endswith("cd") else "(same)",
-                     percentile(r["lat"], 50), percentile(r["lat"], 95),
-                     f"{r['size_mb']:.0f} on the server (GIN {r['index_mb']:.0f})", recall(bm["top"], r["top"])]
+                    [
+                        size,
+                        label,
+                        f"{cd['build_s']:.1f}" if label.endswith("cd") else "(same)",
+                        percentile(r["lat"], 50),
+                        percentile(r["lat"], 95),
+                        f"{r['size_mb']:.0f} on the server (GIN {r['index_mb']:.0f})",
+                        recall(bm["top"], r["top"]),
+                    ]
                 )
     print_table(
         f"Lexical search, {len(qs)} queries per size (build s: read rows + index for bm25s; "

@@ -1,8 +1,8 @@
 """Quiz builder benchmark on corpora the team did not write: items per topic, quality, topic share, items/s.
 
 Run: ``nice -n 10 .venv/bin/python benchmarks/quiz.py [--n 5] [--only nih3,consumer,nih,pubmedqa,consumer8]
-[--json PATH] [--work DIR] [--print]``. Corpora are built from ``../shared/data`` into a temporary folder, or into
-``--work DIR`` to keep and reuse them (nothing is copied into the repository):
+[--json PATH] [--work DIR] [--print]``. Corpora are built from ``../shared/data`` into a temporary folder,
+or into ``--work DIR`` to keep and reuse them (nothing is copied into the repository):
 
 - ``nih3``: three NIH pages of ``nih_demo_corpus`` written as a PDF (Pernicious Anemia, fpdf2), a DOCX
   (Iron-Deficiency Anemia, python-docx) and an HTML page (Celiac Disease); one topic each;
@@ -150,7 +150,8 @@ def build_consumer8(out: Path) -> list[str]:
 
 
 def build_consumer(out: Path) -> list[str]:
-    """The team's consumer-health corpus (``python -m eval.datasets consumer``): 40 MedQuAD pages, 8 conditions."""
+    """The team's consumer-health corpus (``python -m eval.datasets consumer``):
+    40 MedQuAD pages, 8 conditions."""
     from eval.datasets.consumer import PAGES_FILE, load_selection
     from eval.datasets.consumer import build_consumer as build
 
@@ -225,7 +226,8 @@ def item_checks(item: Any, topic: str, engine: Any, sentences: list[tuple[str, s
             return False  # numeric options: the builder's own guard covers values (pint); checked in tests
         return any(
             text_contains(s, d)
-            and len(anchor & content_terms(re.sub(re.escape(d), " ", s, flags=re.IGNORECASE) + " " + about)) >= need
+            and len(anchor & content_terms(re.sub(re.escape(d), " ", s, flags=re.IGNORECASE) + " " + about))
+            >= need
             for s, about in sentences
             if s.strip() != c.text.strip()
         )
@@ -283,7 +285,7 @@ def run_corpus(
                 _print_items(items, checks)
             keys = [(it.citations[0].doc_id, it.citations[0].start) for it in items]
             one_per_sentence = len(set(keys)) == len(keys)
-            bad = [it for it, ch in zip(items, checks) if not all(ch.values())]
+            bad = [it for it, ch in zip(items, checks, strict=True) if not all(ch.values())]
             row = {
                 "corpus": name,
                 "topic": topic,
@@ -302,12 +304,13 @@ def run_corpus(
                         "cited": it.citations[0].text,
                         "checks": ch,
                     }
-                    for it, ch in list(zip(items, checks))[:show]
+                    for it, ch in list(zip(items, checks, strict=True))[:show]
                 ],
             }
             rows.append(row)
             print(
-                f"{name:10s} {topic[:28]:28s} items {len(items)}/{n}  passing {row['passing_all'] if items else '-'}"
+                f"{name:10s} {topic[:28]:28s} items {len(items)}/{n}  passing "
+                f"{row['passing_all'] if items else '-'}"
                 f"  on-topic {row['on_topic'] if items else '-'}  {elapsed:.1f}s"
                 + (f"  failed {dict(row['failed'])}" if row["failed"] else "")
                 + (f"  [{note[:90]}]" if note else ""),
@@ -319,7 +322,7 @@ def run_corpus(
 
 
 def _print_items(items: list[Any], checks: list[dict[str, bool]]) -> None:
-    for it, ch in zip(items, checks):
+    for it, ch in zip(items, checks, strict=True):
         failed = [k for k, v in ch.items() if not v]
         print(f"- {it.stem}" + (f"   FAILED {failed}" if failed else ""))
         for i, o in enumerate(it.options):

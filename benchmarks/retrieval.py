@@ -47,7 +47,7 @@ if __package__ in (None, ""):  # run as a file: make the repository importable, 
     sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _here]
     sys.path.insert(0, str(_here.parent))
 
-from benchmarks._common import (  # noqa: E402
+from benchmarks._common import (
     DEFAULT_DATA,
     Dataset,
     cached_engine,
@@ -142,7 +142,7 @@ def collect(
     keys = doc_keys(engine, dataset)
     half = split_halves(len(dataset.questions))
     out: dict[str, list[Pool]] = {m: [] for m in modes}
-    for q, vec, h in zip(dataset.questions, vectors, half):
+    for q, vec, h in zip(dataset.questions, vectors, half, strict=True):
         got: dict[str, list[Any]] = {}
         for mode, exp in ((OFF, False), (ON, True)):
             if mode in modes or WEIGHTED in modes:
@@ -237,7 +237,7 @@ def production(weight: float) -> Ranker:
 
 def recall(pools: Sequence[Pool], ranker: Ranker, n: int, ks: Sequence[int] = KS) -> dict[int, float]:
     """Share of questions with a gold document among the top k passages, per k."""
-    hits = {k: 0 for k in ks}
+    hits = dict.fromkeys(ks, 0)
     for p in pools:
         ranked = ranker(p, n)
         for k in ks:
@@ -258,13 +258,14 @@ def check_simulation(
     weight: float,
     count: int = 25,
 ) -> str:
-    """Real ``candidates(q, vec, n)`` against the pool-based simulation: questions with the same top-5 documents."""
+    """Real ``candidates(q, vec, n)`` against the pool-based simulation:
+    questions with the same top-5 documents."""
     from qa_service.retrieval import HybridSearcher
 
     searcher = HybridSearcher(engine.store, engine.settings)
     keys = doc_keys(engine, dataset)
     rank = production(weight)
-    checked = list(zip(dataset.questions, vectors, pools))[:count]
+    checked = list(zip(dataset.questions, vectors, pools, strict=True))[:count]
     same = sum(
         [keys.get(c.row.doc_id, "") for c in searcher.candidates(q.text, vec, n, dense_weight=weight)[:5]]
         == rank(p, n)[:5]
@@ -384,7 +385,8 @@ def sweep_chunking(args: argparse.Namespace, embedder: Any) -> None:
                 [f"{size}/{overlap}", stats["chunks"], r_l[1], r_l[5], r_d[1], r_d[5], r_f[1], r_f[5]]
             )
     print_table(
-        f"Chunking sweep on MedQuAD ({len(dataset.questions)} questions, {len(dataset.docs)} answer documents; "
+        f"Chunking sweep on MedQuAD ({len(dataset.questions)} questions, "
+        f"{len(dataset.docs)} answer documents; "
         f"fused w={DEFAULT_DENSE_WEIGHT:g}, n={n}, {mode})",
         [
             "size/overlap",

@@ -54,9 +54,9 @@ if __package__ in (None, ""):  # run as a file: make the repository importable, 
     sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _here]
     sys.path.insert(0, str(_here.parent))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from benchmarks._common import (  # noqa: E402
+from benchmarks._common import (
     DEFAULT_DATA,
     OUT,
     cached_engine,
@@ -69,7 +69,7 @@ from benchmarks._common import (  # noqa: E402
     require_data,
     setup_entry_point,
 )
-from benchmarks._services import chroma_server  # noqa: E402
+from benchmarks._services import chroma_server
 
 TARGET_COSINE = 0.85  # a copy's mean cosine to the real vector it is drawn around
 CANDIDATES = 30
@@ -84,7 +84,7 @@ def rss_of(pid: int) -> float:
     return float("nan")
 
 
-# ----------------------------------------------------------------------------- the base: real rows and vectors
+# ---------------------------------------------------------------------------- the base: real rows and vectors
 
 
 def load_base(args: argparse.Namespace, embedder: Any) -> dict[str, Any]:
@@ -110,7 +110,12 @@ def load_base(args: argparse.Namespace, embedder: Any) -> dict[str, Any]:
         store = engine.store
         with store.docs.engine.connect() as conn:
             docs = [dict(r._mapping) for r in conn.execute(select(documents_table))]
-            chunks = [dict(r._mapping) for r in conn.execute(select(chunks_table).order_by(chunks_table.c.doc_id, chunks_table.c.idx))]
+            chunks = [
+                dict(r._mapping)
+                for r in conn.execute(
+                    select(chunks_table).order_by(chunks_table.c.doc_id, chunks_table.c.idx)
+                )
+            ]
             sentences = {r.doc_id: dict(r._mapping) for r in conn.execute(select(sentence_vectors_table))}
         ids = [c["chunk_id"] for c in chunks]
         got: dict[str, np.ndarray] = {}
@@ -159,7 +164,8 @@ def plan(base: dict[str, Any], n: int) -> list[tuple[str, int]]:
 
 
 def build_rows(data_dir: Path, base: dict[str, Any], copies: list[tuple[str, int]]) -> tuple[Any, list[int]]:
-    """Document, chunk and sentence-vector rows of every copy; returns the store and base chunk index per chunk."""
+    """Document, chunk and sentence-vector rows of every copy; returns the store and base chunk index per
+    chunk."""
     from sqlalchemy import insert
 
     from ingest.docstore import DocumentStore, chunks_table, documents_table, sentence_vectors_table
@@ -173,7 +179,9 @@ def build_rows(data_dir: Path, base: dict[str, Any], copies: list[tuple[str, int
         for doc_id, copy in copies[i : i + step]:
             new_id = f"{doc_id}~{copy}"
             d = by_id[doc_id]
-            d_rows.append({**d, "doc_id": new_id, "source": f"copy{copy}/{d['source']}", "path": f"{d['path']}#{copy}"})
+            d_rows.append(
+                {**d, "doc_id": new_id, "source": f"copy{copy}/{d['source']}", "path": f"{d['path']}#{copy}"}
+            )
             for j in base["by_doc"][doc_id]:
                 c = base["chunks"][j]
                 c_rows.append({**c, "chunk_id": f"{new_id}:{c['idx']}", "doc_id": new_id})
@@ -200,8 +208,13 @@ def draw_vectors(base: dict[str, Any], origin: list[int], seed: int = 0) -> np.n
         noise = rng.standard_normal((len(part), shape.shape[1]), dtype=np.float32) @ shape.T
         v = base["vectors"][part] + sigma * noise
         out[i : i + len(part)] = v / np.linalg.norm(v, axis=1, keepdims=True)
-    cos = float(np.mean(np.sum(out[: min(len(out), 20000)] * base["vectors"][idx[: min(len(out), 20000)]], 1)))
-    note(f"drew {len(out)} vectors around the real ones (sigma {sigma:.3f}, mean cosine to the original {cos:.3f})")
+    cos = float(
+        np.mean(np.sum(out[: min(len(out), 20000)] * base["vectors"][idx[: min(len(out), 20000)]], 1))
+    )
+    note(
+        f"drew {len(out)} vectors around the real ones (sigma {sigma:.3f}, "
+        f"mean cosine to the original {cos:.3f})"
+    )
     return out
 
 
@@ -214,14 +227,19 @@ def upsert_vectors(index: Any, chunk_rows: list[dict[str, Any]], vectors: np.nda
         index.upsert(
             [r["chunk_id"] for r in rows],
             vectors[i : i + len(rows)],
-            [{"doc_id": r["doc_id"], "start": r["start"], "end": r["end"], "section": r["section"]} for r in rows],
+            [
+                {"doc_id": r["doc_id"], "start": r["start"], "end": r["end"], "section": r["section"]}
+                for r in rows
+            ],
         )
         if (i // step) % 20 == 0:
             note(f"  upserted {i + len(rows)} / {len(chunk_rows)} vectors")
     return time.perf_counter() - started
 
 
-def build(size: int, base: dict[str, Any], args: argparse.Namespace, servers: dict[str, Any]) -> dict[str, Any]:
+def build(
+    size: int, base: dict[str, Any], args: argparse.Namespace, servers: dict[str, Any]
+) -> dict[str, Any]:
     """The data dir of ``size`` chunks with its vectors in each requested Chroma (reused when complete)."""
     from sqlalchemy import select, text
 
@@ -232,7 +250,9 @@ def build(size: int, base: dict[str, Any], args: argparse.Namespace, servers: di
 
     data_dir = OUT / "scale" / f"pubmedqa-{size}"
     done_file = data_dir / "medcite_scale_build.json"
-    info: dict[str, Any] = json.loads(done_file.read_text()) if done_file.exists() and not args.rebuild else {}
+    info: dict[str, Any] = (
+        json.loads(done_file.read_text()) if done_file.exists() and not args.rebuild else {}
+    )
     if args.measure_only:
         return partial_build(data_dir, base, info)
     if not info.get("rows"):
@@ -240,7 +260,12 @@ def build(size: int, base: dict[str, Any], args: argparse.Namespace, servers: di
         copies = plan(base, size)
         started = time.perf_counter()
         docs, origin = build_rows(data_dir, base, copies)
-        info = {"rows": True, "rows_s": time.perf_counter() - started, "documents": len(copies), "chunks": len(origin)}
+        info = {
+            "rows": True,
+            "rows_s": time.perf_counter() - started,
+            "documents": len(copies),
+            "chunks": len(origin),
+        }
         docs.close()
         np.save(data_dir / "origin.npy", np.asarray(origin, dtype=np.int32))
         done_file.write_text(json.dumps(info))
@@ -252,15 +277,14 @@ def build(size: int, base: dict[str, Any], args: argparse.Namespace, servers: di
     try:
         with store.docs.engine.connect() as conn:
             # insertion order: the order of ``origin``
-            chunk_rows = [dict(r._mapping) for r in conn.execute(select(chunks_table).order_by(text("rowid")))]
+            chunk_rows = [
+                dict(r._mapping) for r in conn.execute(select(chunks_table).order_by(text("rowid")))
+            ]
         for mode in args.modes:
             key = f"vectors_{mode}"
             url = servers.get(mode)
-            if mode == "server":
-                # a server outlives this process only when the user gave --chroma-url: rebuild otherwise
-                cached = info.get(key) if args.chroma_url else None
-            else:
-                cached = info.get(key)
+            # a server outlives this process only when the user gave --chroma-url: rebuild otherwise
+            cached = info.get(key) if mode != "server" or args.chroma_url else None
             if cached:
                 continue
             client = make_chroma_client(data_dir, url)
@@ -336,7 +360,9 @@ def exact_top(vectors: np.ndarray, queries: np.ndarray, k: int) -> list[set[int]
     return out
 
 
-def measure(size: int, mode: str, info: dict[str, Any], questions: list[str], embedder: Any, url: str | None) -> dict[str, Any]:
+def measure(
+    size: int, mode: str, info: dict[str, Any], questions: list[str], embedder: Any, url: str | None
+) -> dict[str, Any]:
     from ingest.settings import get_settings
     from qa_service.engine import Engine
 
@@ -352,7 +378,7 @@ def measure(size: int, mode: str, info: dict[str, Any], questions: list[str], em
         position = {cid: i for i, cid in enumerate(info["ids"])}
         exact = exact_top(info["vectors"], qvecs, 10)
         vec_ms, recalls = [], []
-        for qv, truth in zip(qvecs, exact):
+        for qv, truth in zip(qvecs, exact, strict=True):
             t = time.perf_counter()
             hits = store.vectors.query(qv, CANDIDATES, known_count=index.size)
             vec_ms.append(1000 * (time.perf_counter() - t))
@@ -397,18 +423,28 @@ def measure(size: int, mode: str, info: dict[str, Any], questions: list[str], em
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--data", type=Path, default=DEFAULT_DATA, help="shared data folder (default: %(default)s)")
-    p.add_argument("--sizes", default="100000,1000000", help="chunk counts, comma-separated (default: %(default)s)")
+    p.add_argument(
+        "--data", type=Path, default=DEFAULT_DATA, help="shared data folder (default: %(default)s)"
+    )
+    p.add_argument(
+        "--sizes", default="100000,1000000", help="chunk counts, comma-separated (default: %(default)s)"
+    )
     p.add_argument("--modes", default="embedded,server", help="embedded and/or server (default: %(default)s)")
-    p.add_argument("--questions", type=int, default=60, help="measured questions per store (default: %(default)s)")
-    p.add_argument("--chroma-url", default=None, help="a running Chroma server (default: `chroma run` on a temp dir)")
+    p.add_argument(
+        "--questions", type=int, default=60, help="measured questions per store (default: %(default)s)"
+    )
+    p.add_argument(
+        "--chroma-url", default=None, help="a running Chroma server (default: `chroma run` on a temp dir)"
+    )
     p.add_argument("--rebuild", action="store_true", help="rebuild the stores under benchmarks/out/scale")
     p.add_argument(
         "--measure-only",
         action="store_true",
         help="measure the stores as they are (embedded; e.g. a 1M vector build stopped part way)",
     )
-    p.add_argument("--threads", type=int, default=0, help="torch threads of this process (0 = torch's default)")
+    p.add_argument(
+        "--threads", type=int, default=0, help="torch threads of this process (0 = torch's default)"
+    )
     args = p.parse_args(argv)
     args.modes = [m for m in args.modes.split(",") if m]
     if args.measure_only:
@@ -452,11 +488,22 @@ def main(argv: list[str] | None = None) -> int:
         a95 = percentile(r["ask"], 95)
         rows.append(
             [
-                r["size"], r["mode"], v.get("s", float("nan")), v.get("per_s", float("nan")), v.get("rss_mb", float("nan")),
-                b["bm25"]["s"], b["bm25"]["rss_mb"],
-                percentile(r["vec"], 50), percentile(r["vec"], 95), r["recall"],
-                percentile(r["lex"], 50), percentile(r["lex"], 95),
-                percentile(r["embed"], 50), e95, percentile(r["ask"], 50), a95,
+                r["size"],
+                r["mode"],
+                v.get("s", float("nan")),
+                v.get("per_s", float("nan")),
+                v.get("rss_mb", float("nan")),
+                b["bm25"]["s"],
+                b["bm25"]["rss_mb"],
+                percentile(r["vec"], 50),
+                percentile(r["vec"], 95),
+                r["recall"],
+                percentile(r["lex"], 50),
+                percentile(r["lex"], 95),
+                percentile(r["embed"], 50),
+                e95,
+                percentile(r["ask"], 50),
+                a95,
                 a95 - e95,
             ]
         )
@@ -472,7 +519,10 @@ def main(argv: list[str] | None = None) -> int:
     for r in results:
         print(f"{r['size']} {r['mode']}: {r['abstained']} of {len(r['ask'])} answers abstained; "
               f"lexical index loaded in {r['lexical_load_s']:.1f} s")
-    print(f"peak RSS {max(current_rss_mb(), 0):.0f} MiB (this process); data under {OUT / 'scale'}; pid {os.getpid()}")
+    print(
+        f"peak RSS {max(current_rss_mb(), 0):.0f} MiB (this process); data under {OUT / 'scale'}; "
+        f"pid {os.getpid()}"
+    )
     return 0
 
 

@@ -90,8 +90,8 @@ def latest_verdicts(
     """(answer_id, reviewer) → the reviewer's last verdict; statuses outside ``verdicts`` ignored."""
     out: dict[tuple[str, str], str] = {}
     allowed = {v.lower() for v in verdicts}
-    for answer_id, reviewer, status in rows:
-        status = status.strip().lower()
+    for answer_id, reviewer, raw_status in rows:
+        status = raw_status.strip().lower()
         if status in allowed:
             out[(str(answer_id), str(reviewer))] = status
     return out
@@ -128,7 +128,7 @@ def _pair(
     names: tuple[str, str], first: list[str], second: list[str], labels: list[str], resamples: int, seed: int
 ) -> PairAgreement:
     kappa, p_o, p_e = cohen_kappa(first, second)
-    confusion = {a: {b: 0 for b in labels} for a in labels}
+    confusion = {a: dict.fromkeys(labels, 0) for a in labels}
     for x, y in zip(first, second, strict=True):
         confusion[x][y] += 1
     interval = None
@@ -246,8 +246,10 @@ def read_judgements_database(url: str) -> list[Judgement]:
 def format_agreement(report: AgreementReport) -> str:
     """Terminal rendering."""
     lines = [
-        f"{report.judgements} verdicts from {len(report.reviewers)} reviewers;"
-        f" labels: {', '.join(report.labels) or '—'}"
+        (
+            f"{report.judgements} verdicts from {len(report.reviewers)} reviewers;"
+            f" labels: {', '.join(report.labels) or '—'}"
+        )
     ]
     if not report.pairs:
         lines.append("No two reviewers judged the same answer: κ cannot be computed.")

@@ -181,7 +181,7 @@ def git_state(repo: Path = REPO) -> tuple[str | None, bool | None]:
     """(commit, dirty) of the checkout the harness runs from; (None, None) outside git."""
     try:
         head = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, timeout=10
+            ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, timeout=10, check=False
         )
         if head.returncode != 0:
             return None, None
@@ -192,6 +192,7 @@ def git_state(repo: Path = REPO) -> tuple[str | None, bool | None]:
             capture_output=True,
             text=True,
             timeout=30,
+            check=False,
         )
         dirty = bool(status.stdout.strip()) if status.returncode == 0 else None
         return head.stdout.strip() or None, dirty

@@ -183,7 +183,7 @@ def _find_after(coded: str, piece: str, lower: int, prev_end: int) -> int:
     """
     first = coded.find(piece, lower)
     found = first
-    while 0 <= found and found + len(piece) <= prev_end:
+    while found >= 0 and found + len(piece) <= prev_end:
         found = coded.find(piece, found + 1)
     return found if found >= 0 else first
 
@@ -192,10 +192,9 @@ def _absorb_heading_only(text: str, spans: list[_Span], sections: list[Section])
     """Merge chunks made only of heading lines into the next chunk (or the previous one)."""
     result: list[_Span] = []
     carry: _Span | None = None
-    for span in spans:
-        if carry is not None:
-            span = _Span(carry.start, max(carry.end, span.end))
-            carry = None
+    for piece in spans:
+        span = piece if carry is None else _Span(carry.start, max(carry.end, piece.end))
+        carry = None
         if _is_heading_only(text, span, sections):
             carry = span
             continue

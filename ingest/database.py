@@ -105,7 +105,7 @@ def ping(engine: Engine) -> bool:
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
         return True
-    except Exception:  # noqa: BLE001 - any failure means "does not answer"
+    except Exception:
         return False
 
 
@@ -123,3 +123,47 @@ def serialize_migrations(conn: Any) -> None:
     """
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
+
+
+def run_alembic_env(metadata: Any, version_table: str | None = None) -> None:
+    """The body of a package's Alembic ``env.py`` (the document store's and the audit log's).
+
+    Driven from code, never from an ``alembic.ini``: the caller hands over an open connection in
+    ``config.attributes["connection"]`` (online) or a URL in the ``sqlalchemy.url`` option (offline
+    ``--sql`` mode). Autogenerate looks only at ``metadata``'s own tables, since the store and the
+    audit log may share one database; SQLite cannot ALTER most things in place, so batch mode copies
+    tables when a migration needs it.
+    """
+    from alembic import context
+    from sqlalchemy import pool
+
+    config = context.config
+    own_tables = set(metadata.tables)
+
+    def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
+        return type_ != "table" or name in own_tables
+
+    options: dict[str, Any] = {
+        "target_metadata": metadata,
+        "render_as_batch": True,
+        "compare_type": True,
+        "include_name": include_name,
+    }
+    if version_table is not None:
+        options["version_table"] = version_table
+    if context.is_offline_mode():  # emit SQL for the URL's dialect without connecting
+        context.configure(url=config.get_main_option("sqlalchemy.url"), literal_binds=True, **options)
+        with context.begin_transaction():
+            context.run_migrations()
+        return
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        context.configure(connection=connection, **options)
+        with context.begin_transaction():
+            context.run_migrations()
+        return
+    engine = create_engine(config.get_main_option("sqlalchemy.url") or "", poolclass=pool.NullPool)
+    with engine.connect() as conn:
+        context.configure(connection=conn, **options)
+        with context.begin_transaction():
+            context.run_migrations()

@@ -50,7 +50,15 @@ from ingest.database import (
 )
 from ingest.models import Chunk, Document, Section, SourceDocument
 
-__all__ = ["ChunkRow", "DocEvidence", "DocumentStore", "SentenceVectors", "StoredDoc", "make_engine", "metadata"]
+__all__ = [
+    "ChunkRow",
+    "DocEvidence",
+    "DocumentStore",
+    "SentenceVectors",
+    "StoredDoc",
+    "make_engine",
+    "metadata",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +85,9 @@ chunks_table = Table(
     "chunks",
     metadata,
     Column("chunk_id", String(260), primary_key=True),
-    Column("doc_id", String(200), ForeignKey("documents.doc_id", ondelete="CASCADE"), nullable=False, index=True),
+    Column(
+        "doc_id", String(200), ForeignKey("documents.doc_id", ondelete="CASCADE"), nullable=False, index=True
+    ),
     Column("idx", Integer, nullable=False),
     Column("start", Integer, nullable=False),
     Column("end", Integer, nullable=False),
@@ -181,7 +191,10 @@ class DocumentStore:
         """Give a new store its random id (once, even when several processes open it together)."""
         with self.engine.begin() as conn:
             serialize_migrations(conn)
-            if conn.execute(select(meta_table.c.value).where(meta_table.c.key == "store_id")).scalar() is None:
+            if (
+                conn.execute(select(meta_table.c.value).where(meta_table.c.key == "store_id")).scalar()
+                is None
+            ):
                 conn.execute(insert(meta_table).values(key="store_id", value=uuid.uuid4().hex))
 
     def close(self) -> None:
@@ -189,14 +202,19 @@ class DocumentStore:
         self.engine.dispose()
 
     def store_id(self) -> str:
-        """A random id made when the store was created: keeps two data dirs apart on a shared Chroma server."""
+        """A random id made when the store was created: keeps two data dirs apart on a shared Chroma
+        server."""
         with self.engine.connect() as conn:
-            return str(conn.execute(select(meta_table.c.value).where(meta_table.c.key == "store_id")).scalar())
+            return str(
+                conn.execute(select(meta_table.c.value).where(meta_table.c.key == "store_id")).scalar()
+            )
 
     # -- generation: bumped on every change, used to detect a stale lexical index
     def generation(self) -> int:
         with self.engine.connect() as conn:
-            value = conn.execute(select(state_table.c.value).where(state_table.c.name == "generation")).scalar()
+            value = conn.execute(
+                select(state_table.c.value).where(state_table.c.name == "generation")
+            ).scalar()
         return int(value) if value is not None else 0
 
     @staticmethod
@@ -209,7 +227,9 @@ class DocumentStore:
 
     # -- coordination of writers (ingest, delete) across processes
     @contextmanager
-    def write_lock(self, wait_message: str = "waiting for another ingest or delete to finish") -> Iterator[None]:
+    def write_lock(
+        self, wait_message: str = "waiting for another ingest or delete to finish"
+    ) -> Iterator[None]:
         """Hold the store's one-writer lock (PostgreSQL: a session advisory lock) while changing it.
 
         Two ingests (a CLI and an API upload on another machine, say) would otherwise
@@ -227,7 +247,9 @@ class DocumentStore:
                 logger.warning(wait_message)
                 started = time.monotonic()
                 conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": WRITE_LOCK})
-                logger.info("store write lock acquired", extra={"waited_s": round(time.monotonic() - started, 1)})
+                logger.info(
+                    "store write lock acquired", extra={"waited_s": round(time.monotonic() - started, 1)}
+                )
             conn.commit()
             try:
                 yield
@@ -263,12 +285,20 @@ class DocumentStore:
         t = documents_table
         with self.engine.connect() as conn:
             rows = conn.execute(
-                select(t.c.doc_id, t.c.source, t.c.title, t.c.format, t.c.chars, t.c.n_chunks, t.c.ingested_at).order_by(
-                    t.c.source, t.c.doc_id
-                )
+                select(
+                    t.c.doc_id, t.c.source, t.c.title, t.c.format, t.c.chars, t.c.n_chunks, t.c.ingested_at
+                ).order_by(t.c.source, t.c.doc_id)
             ).all()
         return [
-            Document(doc_id=r.doc_id, source=r.source, title=r.title, format=r.format, chars=r.chars, chunks=r.n_chunks, ingested_at=r.ingested_at)
+            Document(
+                doc_id=r.doc_id,
+                source=r.source,
+                title=r.title,
+                format=r.format,
+                chars=r.chars,
+                chunks=r.n_chunks,
+                ingested_at=r.ingested_at,
+            )
             for r in rows
         ]
 
@@ -280,17 +310,27 @@ class DocumentStore:
         if r is None:
             return None
         return Document(
-            doc_id=r.doc_id, source=r.source, title=r.title, format=r.format, chars=r.chars, chunks=r.n_chunks, ingested_at=r.ingested_at, text=r.text
+            doc_id=r.doc_id,
+            source=r.source,
+            title=r.title,
+            format=r.format,
+            chars=r.chars,
+            chunks=r.n_chunks,
+            ingested_at=r.ingested_at,
+            text=r.text,
         )
 
     def sections(self, doc_id: str) -> list[Section]:
         """A document's sections (title, start, end, level) in order."""
         with self.engine.connect() as conn:
-            raw = conn.execute(select(documents_table.c.sections).where(documents_table.c.doc_id == doc_id)).scalar()
+            raw = conn.execute(
+                select(documents_table.c.sections).where(documents_table.c.doc_id == doc_id)
+            ).scalar()
         return [Section(**s) for s in json.loads(raw or "[]")]
 
     def evidence(self, doc_ids: Sequence[str]) -> dict[str, DocEvidence]:
-        """Text, sections and sentence vectors of the given documents, in one query; unknown ids are absent."""
+        """Text, sections and sentence vectors of the given documents, in one query;
+        unknown ids are absent."""
         d, v = documents_table, sentence_vectors_table
         ids = list(dict.fromkeys(doc_ids))
         out: dict[str, DocEvidence] = {}
@@ -306,8 +346,10 @@ class DocumentStore:
                     if r.vectors is not None:
                         spans = [tuple(sp) for sp in json.loads(r.spans)]
                         matrix = np.frombuffer(r.vectors, dtype=np.float16).reshape(len(spans), r.dimension)
-                        vectors = dict(zip(spans, matrix.astype(np.float32)))  # type: ignore[arg-type]
-                    out[r.doc_id] = DocEvidence(r.text, [Section(**s) for s in json.loads(r.sections or "[]")], vectors)
+                        vectors = dict(zip(spans, matrix.astype(np.float32), strict=True))
+                    out[r.doc_id] = DocEvidence(
+                        r.text, [Section(**s) for s in json.loads(r.sections or "[]")], vectors
+                    )
         return out
 
     def counts(self) -> tuple[int, int]:
@@ -321,11 +363,6 @@ class DocumentStore:
         """Content hashes of all documents, sorted (for a corpus version)."""
         with self.engine.connect() as conn:
             return sorted(conn.execute(select(documents_table.c.content_hash)).scalars())
-
-    def all_chunks(self) -> tuple[list[str], list[str]]:
-        """(chunk ids, chunk texts) of every chunk, in a stable order."""
-        _, ids, texts = self.chunks_snapshot()
-        return ids, texts
 
     def chunks_snapshot(self, attempts: int = 5) -> tuple[int, list[str], list[str]]:
         """(generation, chunk ids, chunk texts): every chunk as of one generation.
@@ -359,12 +396,23 @@ class DocumentStore:
         with self.engine.connect() as conn:
             for i in range(0, len(ids), 500):
                 rows = conn.execute(
-                    select(c.c.chunk_id, c.c.doc_id, d.c.source, d.c.title, c.c.section, c.c.start, c.c.end, c.c.text)
+                    select(
+                        c.c.chunk_id,
+                        c.c.doc_id,
+                        d.c.source,
+                        d.c.title,
+                        c.c.section,
+                        c.c.start,
+                        c.c.end,
+                        c.c.text,
+                    )
                     .join(d, d.c.doc_id == c.c.doc_id)
                     .where(c.c.chunk_id.in_(ids[i : i + 500]))
                 ).all()
                 for r in rows:
-                    out[r.chunk_id] = ChunkRow(r.chunk_id, r.doc_id, r.source, r.title, r.section, r.start, r.end, r.text)
+                    out[r.chunk_id] = ChunkRow(
+                        r.chunk_id, r.doc_id, r.source, r.title, r.section, r.start, r.end, r.text
+                    )
         return out
 
     def document_chunks(self, doc_id: str) -> list[ChunkRow]:
@@ -372,12 +420,16 @@ class DocumentStore:
         c, d = chunks_table, documents_table
         with self.engine.connect() as conn:
             rows = conn.execute(
-                select(c.c.chunk_id, c.c.doc_id, d.c.source, d.c.title, c.c.section, c.c.start, c.c.end, c.c.text)
+                select(
+                    c.c.chunk_id, c.c.doc_id, d.c.source, d.c.title, c.c.section, c.c.start, c.c.end, c.c.text
+                )
                 .join(d, d.c.doc_id == c.c.doc_id)
                 .where(c.c.doc_id == doc_id)
                 .order_by(c.c.idx)
             ).all()
-        return [ChunkRow(r.chunk_id, r.doc_id, r.source, r.title, r.section, r.start, r.end, r.text) for r in rows]
+        return [
+            ChunkRow(r.chunk_id, r.doc_id, r.source, r.title, r.section, r.start, r.end, r.text) for r in rows
+        ]
 
     # -- writes (each one transaction)
     def replace_document(
@@ -388,12 +440,17 @@ class DocumentStore:
         fingerprint: str,
         sentence_vectors: SentenceVectors | None = None,
     ) -> list[str]:
-        """Insert or replace a document, its chunks and sentence vectors atomically; returns the chunk ids it replaced."""
+        """Insert or replace a document, its chunks and sentence vectors atomically;
+        returns the chunk ids it replaced."""
         now = datetime.now(UTC).isoformat(timespec="seconds")
         with self.engine.begin() as conn:
-            old = list(conn.execute(select(chunks_table.c.chunk_id).where(chunks_table.c.doc_id == doc_id)).scalars())
+            old = list(
+                conn.execute(select(chunks_table.c.chunk_id).where(chunks_table.c.doc_id == doc_id)).scalars()
+            )
             # this document, and one that had its path (a file renamed onto it: the path column is unique)
-            same_path = conn.execute(select(documents_table.c.doc_id).where(documents_table.c.path == doc.path)).scalars()
+            same_path = conn.execute(
+                select(documents_table.c.doc_id).where(documents_table.c.path == doc.path)
+            ).scalars()
             self._delete_docs(conn, [doc_id, *same_path])
             conn.execute(
                 insert(documents_table).values(
@@ -415,11 +472,23 @@ class DocumentStore:
                 conn.execute(
                     insert(chunks_table),
                     [
-                        {"chunk_id": ch.chunk_id, "doc_id": doc_id, "idx": ch.index, "start": ch.start, "end": ch.end, "section": ch.section, "text": ch.text}
+                        {
+                            "chunk_id": ch.chunk_id,
+                            "doc_id": doc_id,
+                            "idx": ch.index,
+                            "start": ch.start,
+                            "end": ch.end,
+                            "section": ch.section,
+                            "text": ch.text,
+                        }
                         for ch in chunks
                     ],
                 )
-            if sentence_vectors is not None and sentence_vectors.vectors is not None and sentence_vectors.spans:
+            if (
+                sentence_vectors is not None
+                and sentence_vectors.vectors is not None
+                and sentence_vectors.spans
+            ):
                 matrix = np.ascontiguousarray(sentence_vectors.vectors, dtype=np.float16)
                 conn.execute(
                     insert(sentence_vectors_table).values(
@@ -439,7 +508,11 @@ class DocumentStore:
         if not doc_ids:
             return []
         with self.engine.begin() as conn:
-            gone = list(conn.execute(select(chunks_table.c.chunk_id).where(chunks_table.c.doc_id.in_(doc_ids))).scalars())
+            gone = list(
+                conn.execute(
+                    select(chunks_table.c.chunk_id).where(chunks_table.c.doc_id.in_(doc_ids))
+                ).scalars()
+            )
             self._delete_docs(conn, doc_ids)
             self._bump(conn)
         return gone

@@ -31,7 +31,9 @@ class Embedder(Protocol):
     model_name: str
     dimension: int
 
-    def encode(self, texts: list[str], *, batch_size: int | None = None, show_progress: bool = False) -> "np.ndarray":
+    def encode(
+        self, texts: list[str], *, batch_size: int | None = None, show_progress: bool = False
+    ) -> np.ndarray:
         """Unit-length float32 vectors, one row per text."""
         ...
 
@@ -73,10 +75,15 @@ class SentenceTransformerEmbeddings(Embeddings):
         self.model_name = settings.model
         self.batch_size = settings.batch_size
         self._model = SentenceTransformer(resolve_model_path(settings.model), device="cpu")
-        self.dimension = int(self._model.get_embedding_dimension())
-        self.max_tokens = int(self._model.max_seq_length)
+        dimension, max_tokens = self._model.get_embedding_dimension(), self._model.max_seq_length
+        if dimension is None or max_tokens is None:
+            raise MedciteError(f"embedding model '{settings.model}' has no fixed vector size or token limit")
+        self.dimension = int(dimension)
+        self.max_tokens = int(max_tokens)
 
-    def encode(self, texts: list[str], *, batch_size: int | None = None, show_progress: bool = False) -> "np.ndarray":
+    def encode(
+        self, texts: list[str], *, batch_size: int | None = None, show_progress: bool = False
+    ) -> np.ndarray:
         """Encode texts to unit vectors (cosine similarity = dot product)."""
         import numpy as np
 
@@ -93,7 +100,7 @@ class SentenceTransformerEmbeddings(Embeddings):
 
     def encode_with_spans(
         self, texts: list[str], spans: list[list[tuple[int, int]]], *, batch_size: int | None = None
-    ) -> tuple["np.ndarray", list[SpanVectors]]:
+    ) -> tuple[np.ndarray, list[SpanVectors]]:
         """Encode texts, and pool a vector for each character span of each text from the same pass.
 
         The chunk vectors equal ``encode(texts)`` (mean of the token embeddings,
@@ -135,29 +142,39 @@ class SentenceTransformerEmbeddings(Embeddings):
             with torch.inference_mode():
                 result = self._model(features)
             vectors[idx] = result["sentence_embedding"].float().numpy()
-            if offsets["input_ids"] != features["input_ids"].tolist():  # pragma: no cover - a tokenizer change
-                logger.warning("token offsets do not match the model's tokens; no span vectors for this batch")
+            if (
+                offsets["input_ids"] != features["input_ids"].tolist()
+            ):  # pragma: no cover - a tokenizer change
+                logger.warning(
+                    "token offsets do not match the model's tokens; no span vectors for this batch"
+                )
                 continue
             tokens = result["token_embeddings"].float().numpy()
             mask = features["attention_mask"].numpy().astype(bool)
             for row, i in enumerate(idx):
                 if spans[i]:
-                    out[i] = _pool_spans(tokens[row], np.asarray(offsets["offset_mapping"][row]), mask[row], spans[i])
+                    out[i] = _pool_spans(
+                        tokens[row], np.asarray(offsets["offset_mapping"][row]), mask[row], spans[i]
+                    )
         return vectors, out
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         """LangChain interface: embed passages."""
-        return self.encode(list(texts)).tolist()
+        rows: list[list[float]] = self.encode(list(texts)).tolist()
+        return rows
 
     def embed_query(self, text: str) -> list[float]:
         """LangChain interface: embed one query."""
-        return self.encode([text])[0].tolist()
+        row: list[float] = self.encode([text])[0].tolist()
+        return row
 
 
 def load_embedder(settings: EmbeddingSettings | None = None) -> SentenceTransformerEmbeddings:
     """Build the configured embedding model (slow: call once at start-up)."""
     embedder = SentenceTransformerEmbeddings(settings)
-    logger.info("embedding model loaded", extra={"model": embedder.model_name, "dimension": embedder.dimension})
+    logger.info(
+        "embedding model loaded", extra={"model": embedder.model_name, "dimension": embedder.dimension}
+    )
     return embedder
 
 
@@ -165,18 +182,18 @@ def load_embedder(settings: EmbeddingSettings | None = None) -> SentenceTransfor
 class SpanVectors:
     """Vectors pooled for character spans of one text (see ``encode_with_spans``)."""
 
-    vectors: "np.ndarray"  # (spans, dimension), unit length; zero rows where ``seen`` is 0
-    seen: "np.ndarray"  # (spans,) characters of each span covered by the tokens the model saw
+    vectors: np.ndarray  # (spans, dimension), unit length; zero rows where ``seen`` is 0
+    seen: np.ndarray  # (spans,) characters of each span covered by the tokens the model saw
 
     @classmethod
-    def empty(cls, dimension: int) -> "SpanVectors":
+    def empty(cls, dimension: int) -> SpanVectors:
         import numpy as np
 
         return cls(np.zeros((0, dimension), dtype=np.float32), np.zeros(0, dtype=np.int64))
 
 
 def _pool_spans(
-    tokens: "np.ndarray", offsets: "np.ndarray", mask: "np.ndarray", spans: list[tuple[int, int]]
+    tokens: np.ndarray, offsets: np.ndarray, mask: np.ndarray, spans: list[tuple[int, int]]
 ) -> SpanVectors:
     """Mean of the token vectors overlapping each span (special and padding tokens excluded)."""
     import numpy as np

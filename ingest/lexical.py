@@ -12,8 +12,8 @@ import json
 import logging
 import re
 import shutil
-from functools import lru_cache
 from collections.abc import Sequence
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +67,7 @@ class BM25Index:
         return self._positions
 
     @classmethod
-    def build(cls, chunk_ids: Sequence[str], texts: Sequence[str], generation: int) -> "BM25Index":
+    def build(cls, chunk_ids: Sequence[str], texts: Sequence[str], generation: int) -> BM25Index:
         """Index ``texts`` (same order as ``chunk_ids``)."""
         import bm25s
 
@@ -98,7 +98,7 @@ class BM25Index:
         shutil.rmtree(old, ignore_errors=True)
 
     @classmethod
-    def load(cls, directory: Path) -> "BM25Index | None":
+    def load(cls, directory: Path) -> BM25Index | None:
         """The saved index, or None when there is none or it cannot be read."""
         import bm25s
 
@@ -124,7 +124,7 @@ class BM25Index:
         tokens = self._tokenizer.tokenize([text], return_as="ids", update_vocab=False, show_progress=False)
         return [t for t in (tokens[0] if tokens else []) if t != 0]  # id 0 = unknown/empty token
 
-    def scores(self, text: str) -> "np.ndarray | None":
+    def scores(self, text: str) -> np.ndarray | None:
         """BM25 score of every chunk (same order as ``chunk_ids``), or None when no query term is known."""
         ids = self._token_ids(text)
         if not ids:
@@ -138,7 +138,11 @@ class BM25Index:
         out: dict[str, int] = {}
         for stem in stem_terms(text):
             tid = vocab.get(stem)
-            out[stem] = 0 if tid is None or indptr is None or tid + 1 >= len(indptr) else int(indptr[tid + 1] - indptr[tid])
+            out[stem] = (
+                0
+                if tid is None or indptr is None or tid + 1 >= len(indptr)
+                else int(indptr[tid + 1] - indptr[tid])
+            )
         return out
 
     @property

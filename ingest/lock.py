@@ -34,7 +34,7 @@ class DataDirLock:
     def path(self) -> Path:
         return self.data_dir / "medcite.lock"
 
-    def acquire(self) -> "DataDirLock":
+    def acquire(self) -> DataDirLock:
         key = str(self.data_dir)
         with _guard:
             if key in _held:
@@ -70,7 +70,7 @@ class DataDirLock:
                 os.close(fd)
         self._acquired = False
 
-    def __enter__(self) -> "DataDirLock":
+    def __enter__(self) -> DataDirLock:
         return self.acquire()
 
     def __exit__(self, *exc: object) -> None:
@@ -80,7 +80,8 @@ class DataDirLock:
 def _read_owner(fd: int) -> dict[str, Any]:
     try:
         os.lseek(fd, 0, os.SEEK_SET)
-        return json.loads(os.read(fd, 4096).decode() or "{}")
+        owner: dict[str, Any] = json.loads(os.read(fd, 4096).decode() or "{}")
+        return owner
     except (OSError, ValueError):
         return {}
 

@@ -15,7 +15,9 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     title: str | None = Field(description="Heading text, or None for text before the first heading.")
-    start: int = Field(ge=0, description="Offset of the section's first character (the heading line included).")
+    start: int = Field(
+        ge=0, description="Offset of the section's first character (the heading line included)."
+    )
     end: int = Field(ge=0, description="Offset one past the section's last character.")
     level: int = Field(default=1, ge=0, description="Heading depth (1 = top level).")
 
@@ -25,7 +27,9 @@ class SourceDocument(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    source: str = Field(description="Path relative to the folder given to ingest (file name for a single file).")
+    source: str = Field(
+        description="Path relative to the folder given to ingest (file name for a single file)."
+    )
     path: str = Field(description="Absolute path of the file read.")
     title: str | None = Field(default=None, description="Document title when the format gives one.")
     format: str = Field(description="One of txt, md, html, pdf, docx.")

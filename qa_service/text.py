@@ -36,4 +36,8 @@ def stopword_stems() -> frozenset[str]:
 def content_stems(text: str) -> set[str]:
     """Stems of the content words of ``text`` (function words and bare numbers left out)."""
     stop = stopword_stems()
-    return {t for t in stem_terms(text) if t not in stop and not t.replace(".", "").isdigit() and t not in NUMBER_WORDS}
+    return {
+        t
+        for t in stem_terms(text)
+        if t not in stop and not t.replace(".", "").isdigit() and t not in NUMBER_WORDS
+    }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -68,7 +69,14 @@ def _common(func: F) -> F:
     return _output(func)
 
 
-def _done(summary: BuildSummary) -> None:
+def _build(builder: str, out_dir: Path, data_root: Path | None, **options: Any) -> None:
+    """Run ``module:function`` (imported only now: ``--help`` stays fast) and print its summary."""
+    with user_errors():
+        from eval.datasets.common import default_data_root
+
+        module, name = builder.split(":")
+        build: Callable[..., BuildSummary] = getattr(importlib.import_module(module), name)
+        summary = build(out_dir, data_root=data_root or default_data_root(), **options)
     click.echo(json.dumps(summary.model_dump(), ensure_ascii=False))
     out = Path(summary.gold_path).parent
     click.echo(
@@ -83,31 +91,9 @@ def _done(summary: BuildSummary) -> None:
 @click.option(
     "--limit", type=click.IntRange(min=1), default=None, help="Answerable questions (default: all 500)."
 )
-def pubmedqa(
-    out_dir: Path,
-    seed: int,
-    distractors: int | None,
-    unanswerable: int,
-    data_root: Path | None,
-    force: bool,
-    limit: int | None,
-) -> None:
+def pubmedqa(out_dir: Path, data_root: Path | None, **options: Any) -> None:
     """PubMedQA dev: question → its abstract (other abstracts as distractors)."""
-    with user_errors():
-        from eval.datasets.common import default_data_root
-        from eval.datasets.pubmedqa import build_pubmedqa
-
-        _done(
-            build_pubmedqa(
-                out_dir,
-                data_root=data_root or default_data_root(),
-                limit=limit,
-                seed=seed,
-                distractors=distractors,
-                unanswerable=unanswerable,
-                force=force,
-            )
-        )
+    _build("eval.datasets.pubmedqa:build_pubmedqa", out_dir, data_root, **options)
 
 
 @main.command()
@@ -115,53 +101,23 @@ def pubmedqa(
 @click.option(
     "--limit", type=click.IntRange(min=1), default=100, show_default=True, help="Answerable questions."
 )
-def medquad(
-    out_dir: Path,
-    seed: int,
-    distractors: int | None,
-    unanswerable: int,
-    data_root: Path | None,
-    force: bool,
-    limit: int,
-) -> None:
+def medquad(out_dir: Path, data_root: Path | None, **options: Any) -> None:
     """MedQuAD: question → its answer passage (same-page and random answers as distractors)."""
-    with user_errors():
-        from eval.datasets.common import default_data_root
-        from eval.datasets.medquad import build_medquad
-
-        _done(
-            build_medquad(
-                out_dir,
-                data_root=data_root or default_data_root(),
-                limit=limit,
-                seed=seed,
-                distractors=distractors,
-                unanswerable=unanswerable,
-                force=force,
-            )
-        )
+    _build("eval.datasets.medquad:build_medquad", out_dir, data_root, **options)
 
 
 @main.command()
 @_output
 def consumer(out_dir: Path, data_root: Path | None, force: bool) -> None:
     """Consumer-health pages on 8 conditions (eval/gold/dev_consumer_pages.json) + dev_consumer.jsonl."""
-    with user_errors():
-        from eval.datasets.common import default_data_root
-        from eval.datasets.consumer import build_consumer
-
-        _done(build_consumer(out_dir, data_root=data_root or default_data_root(), force=force))
+    _build("eval.datasets.consumer:build_consumer", out_dir, data_root, force=force)
 
 
 @main.command()
 @_output
 def nih(out_dir: Path, data_root: Path | None, force: bool) -> None:
     """The 110 NIH blood/nutrition demo pages (shared/data/nih_demo_corpus) + dev_nih.jsonl."""
-    with user_errors():
-        from eval.datasets.common import default_data_root
-        from eval.datasets.nih import build_nih
-
-        _done(build_nih(out_dir, data_root=data_root or default_data_root(), force=force))
+    _build("eval.datasets.nih:build_nih", out_dir, data_root, force=force)
 
 
 if __name__ == "__main__":  # pragma: no cover

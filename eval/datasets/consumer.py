@@ -74,7 +74,8 @@ def load_selection(path: Path) -> PageSelection:
 
 
 def page_id(row: dict[str, Any]) -> str:
-    """The page a MedQuAD QA pair comes from (``8_NHLBI_QA_XML/0000102.xml`` → ``medquad:8_NHLBI_QA_XML/0000102``)."""
+    """The page a MedQuAD QA pair comes from (``8_NHLBI_QA_XML/0000102.xml`` →
+    ``medquad:8_NHLBI_QA_XML/0000102``)."""
     xml_file = str(row.get("xml_file") or "")
     return PAGE_PREFIX + xml_file.removesuffix(".xml")
 

@@ -48,7 +48,7 @@ _UNICODE_SPACES = (
 
 def _build_char_table() -> dict[int, str | None]:
     """Translation table: invisible and control characters out, every Unicode space to ' '."""
-    table: dict[int, str | None] = {code: None for code in [*range(0x00, 0x20), *range(0x7F, 0xA0)]}  # Cc
+    table: dict[int, str | None] = dict.fromkeys([*range(32), *range(127, 160)])  # Cc
     del table[0x0A]
     table.update({ord(ch): None for ch in _INVISIBLE})
     table.update({ord(ch): rep for ch, rep in _LINE_BREAKS.items()})
@@ -140,9 +140,9 @@ def text_lines(text: str) -> list[Line]:
 _MARK_START = "\ue000"
 _MARK_END = "\ue001"
 _MARK_LEVEL0 = 0xE010
-_MARKER_CHARS = {ord(c): None for c in (_MARK_START, _MARK_END)} | {
-    code: None for code in range(_MARK_LEVEL0, _MARK_LEVEL0 + 10)
-}
+_MARKER_CHARS = {ord(c): None for c in (_MARK_START, _MARK_END)} | dict.fromkeys(
+    range(_MARK_LEVEL0, _MARK_LEVEL0 + 10)
+)
 _MARKER = re.compile("\ue000([\ue010-\ue019])([^\ue000\ue001]*)\ue001")
 
 

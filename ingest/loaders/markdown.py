@@ -35,9 +35,9 @@ def _detect_md_headings(text: str) -> list[Heading]:
                 fence_match
                 and fence_match.group(1)[0] == fence[0]
                 and len(fence_match.group(1)) >= len(fence)
+                and not line.text[len(fence_match.group(1)) :].strip()
             ):
-                if not line.text[len(fence_match.group(1)) :].strip():
-                    fence = None
+                fence = None
             continue
         if fence_match:
             fence = fence_match.group(1)

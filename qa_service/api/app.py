@@ -42,9 +42,10 @@ DESCRIPTION = """\
 Evidence-grounded answers to clinical questions: every statement cites the exact source sentence
 (document, section, character span), or the service abstains and shows the nearest evidence.
 
-**Auth.** When the server runs with `MEDCITE_API_KEYS` (`key:role` or `key:role:holder name`, comma-separated),
-every `/v1` call needs an `X-API-Key` header. Roles: `reader` (ask, search, read documents, quizzes), `editor`
-(reader + upload and delete documents), `reviewer` (reader + audit log and reviews), `admin` (everything).
+**Auth.** When the server runs with `MEDCITE_API_KEYS` (`key:role` or `key:role:holder name`,
+comma-separated), every `/v1` call needs an `X-API-Key` header. Roles: `reader` (ask, search, read
+documents, quizzes), `editor` (reader + upload and delete documents), `reviewer` (reader + audit log
+and reviews), `admin` (everything).
 Missing or unknown key: 401; role too low: 403; more requests than the key's rate (`MEDCITE_RATE_LIMIT`):
 429 with `Retry-After`. Without keys the server only listens on loopback and needs no key.
 

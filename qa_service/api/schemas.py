@@ -9,6 +9,7 @@ silently ignored.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -74,7 +75,7 @@ def check_question(value: str) -> str:
     return validate_question(value)
 
 
-def _trimmed(max_chars: int, what: str) -> Any:
+def _trimmed(max_chars: int, what: str) -> Callable[[str], str]:
     pattern = re.compile(trimmed_pattern(max_chars))
 
     def check(value: str) -> str:
@@ -211,11 +212,15 @@ class Backends(BaseModel):
 
     documents: str = Field(description="'sqlite' or 'postgresql'.", examples=["postgresql"])
     vectors: str = Field(description="'chroma-embedded' or 'chroma-server'.", examples=["chroma-server"])
-    llm: str | None = Field(default=None, description="The configured chat model, or null (extractive answers).")
+    llm: str | None = Field(
+        default=None, description="The configured chat model, or null (extractive answers)."
+    )
 
 
 class Health(BaseModel):
-    status: str = Field(examples=["ok"], description="'ok', or 'unavailable' (HTTP 503) when a backend does not answer.")
+    status: str = Field(
+        examples=["ok"], description="'ok', or 'unavailable' (HTTP 503) when a backend does not answer."
+    )
     documents: int
     chunks: int
     backends: Backends | None = None
@@ -276,7 +281,9 @@ class AnswerRecordPublic(BaseModel):
     )
     evidence_changed: bool = Field(
         default=False,
-        description="A document the answer cites was updated or deleted so that a cited span changed or vanished.",
+        description=(
+            "A document the answer cites was updated or deleted so that a cited span changed or vanished."
+        ),
     )
     changed_citations: list[int] = Field(
         default_factory=list, description="Ids of the citations whose text changed or vanished."

@@ -122,8 +122,8 @@ def parse_api_keys(raw: str | None) -> ApiKeys:
         return ApiKeys(keys)
     role_names = {r.value for r in Role}
     roles = ", ".join(r.value for r in Role)
-    for n, entry in enumerate(raw.split(","), 1):
-        entry = entry.strip()
+    for n, item in enumerate(raw.split(","), 1):
+        entry = item.strip()
         if not entry:
             continue
         parts = entry.split(":")

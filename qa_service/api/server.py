@@ -85,8 +85,10 @@ def check_workers_allowed(workers: int, settings: Settings) -> None:
 
     if workers > 1 and not services_mode(settings):
         raise UsageError(
-            f"--workers {workers} needs shared services: set MEDCITE_DATABASE_URL=postgresql+psycopg://... and "
-            "MEDCITE_CHROMA_URL=http://host:port (an embedded data dir is owned by one process; see docs/services.md)"
+            f"--workers {workers} needs shared services: set MEDCITE_DATABASE_URL=postgresql+psycopg://... "
+            "and "
+            "MEDCITE_CHROMA_URL=http://host:port (an embedded data dir is owned by one process; "
+            "see docs/services.md)"
         )
 
 

@@ -88,10 +88,6 @@ class AuditRecord(BaseModel):
     changed_citations: list[int] = Field(default_factory=list)
     group: ReviewGroup | None = None
 
-    def cited_doc_ids(self) -> list[str]:
-        """The documents the answer cites, in citation order."""
-        return list(dict.fromkeys(c["doc_id"] for c in self.answer.get("citations", [])))
-
 
 def default_database_url(settings: Settings) -> str:
     """``MEDCITE_DATABASE_URL``, else SQLite at ``DATA_DIR/audit.db``."""

@@ -240,11 +240,11 @@ def _unit_slips(key: Amount, key_text: str) -> list[Candidate]:
     slips = _SLIPS.get(unit_l) or [
         (u + per, p + _per_pint(key)) for u, p in _SLIPS.get(base_unit, []) if "/" not in u
     ]
-    for slipped, pint_unit in slips:
-        if slipped.lower().startswith("g") and not unit_l.startswith("mg"):
+    for slip, pint_unit in slips:
+        if slip.lower().startswith("g") and not unit_l.startswith("mg"):
             continue
         micro = next((c for c in ("μg", "µg", "mcg") if c in key.unit), "μg")
-        slipped = slipped.replace("μg", micro)
+        slipped = slip.replace("μg", micro)
         amount = make_amount(key, key.low, key.high, unit=slipped, pint_unit=pint_unit)
         fold = _fold(key, amount)
         out.append(
@@ -259,7 +259,7 @@ def _unit_slips(key: Amount, key_text: str) -> list[Candidate]:
 
 
 def _per_pint(key: Amount) -> str:
-    parts = key.pint_unit.split(" / ")
+    parts = (key.pint_unit or "").split(" / ")
     return "".join(f" / {p}" for p in parts[1:])
 
 
@@ -296,7 +296,8 @@ def _writable(x: float) -> bool:
     return len(text.replace(".", "").lstrip("0")) <= 4
 
 
-# Values a source plausibly states for a time in each unit (distractors are picked near the key on this ladder).
+# Values a source plausibly states for a time in each unit (distractors are picked near the key on
+# this ladder).
 _TIME_LADDER = {
     "minute": (5, 10, 15, 30, 45),
     "hour": (1, 2, 4, 6, 12, 24, 48, 72),
@@ -309,14 +310,15 @@ _MANTISSAS = (1.0, 2.0, 3.0, 5.0)
 
 
 def _steps(key: Amount, key_text: str) -> list[Candidate]:
-    """Nearby values a source would plausibly write: the time ladder, a 1-2-3-5 series, or ±15-30 % for measured values."""
+    """Nearby values a source would plausibly write: the time ladder, a 1-2-3-5 series,
+    or ±15-30 % for measured values."""
     reason = f"Not the stated value; the source states {key_text}"
     pairs: list[tuple[float, float]]
     if key.is_time:
         pairs = _time_steps(key)
     elif key.words and not key.is_range:  # "one inch": whole numbers, as the source writes them
         pairs = [(v, v) for v in _series_near(key.low) if float(v).is_integer()]
-    elif not key.is_mass_based and not key.pint_unit.endswith("meter") and _is_round(key.low):
+    elif not key.is_mass_based and not (key.pint_unit or "").endswith("meter") and _is_round(key.low):
         # a laboratory threshold (MCV >100 fL, B12 <200 pg/mL): nearby cut-offs, not orders of magnitude
         pairs = [(nice(key.low * f), nice(key.high * f)) for f in (0.8, 0.9, 1.2, 1.5)]
     elif _is_round(key.low) and _is_round(key.high):

@@ -11,9 +11,9 @@ Two scores decide whether a sentence may give an item:
   are to the topic, relative to the best sentence (the retrieval score);
 - ``coverage``: the share of the topic's words, weighted by how rare each is among the retrieved
   documents, that the sentence *in its context* uses (document title and first line, or for an
-  untitled document the words it uses most, section heading, the sentence): "pernicious anemia" is not covered by a
-  sentence of the iron-deficiency page that only says "anemia" (the entity overlap with the topic),
-  while every sentence of a case report that is about the topic throughout is.
+  untitled document the words it uses most, section heading, the sentence): "pernicious anemia" is
+  not covered by a sentence of the iron-deficiency page that only says "anemia" (the entity overlap
+  with the topic), while every sentence of a case report that is about the topic throughout is.
 """
 
 from __future__ import annotations

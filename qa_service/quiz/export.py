@@ -76,12 +76,13 @@ def to_gift(items: Sequence[QuizItem], topic: str | None = None) -> str:
     blocks = []
     if topic:
         blocks.append(
-            f"// medcite quiz: {topic.replace(chr(10), ' ')}\n// {len(items)} items; every key cites its source sentence"
+            f"// medcite quiz: {topic.replace(chr(10), ' ')}\n// {len(items)} items; "
+            "every key cites its source sentence"
         )
     for n, it in enumerate(items, 1):
         lines = [f"::Q{n} {gift_escape(it.id)}:: {gift_escape(it.stem)} {{"]
         rationales = it.option_rationales or [""] * len(it.options)
-        for i, (option, why) in enumerate(zip(it.options, rationales)):
+        for i, (option, why) in enumerate(zip(it.options, rationales, strict=False)):
             mark = "=" if i == it.answer_index else "~"
             feedback = f"#{gift_escape(_with_sources(why, it.citations))}" if why else ""
             lines.append(f"\t{mark}{gift_escape(option)}{feedback}")
@@ -151,21 +152,23 @@ def qti_item_xml(item: QuizItem, identifier: str) -> bytes:
         body, _q("choiceInteraction"), responseIdentifier="RESPONSE", shuffle="false", maxChoices="1"
     )
     ET.SubElement(interaction, _q("prompt")).text = item.stem
-    for cid, option in zip(choice_ids, item.options):
+    for cid, option in zip(choice_ids, item.options, strict=False):
         ET.SubElement(interaction, _q("simpleChoice"), identifier=cid).text = option
     _qti_response_processing(root)
     rationales = item.option_rationales or [""] * len(item.options)
-    for cid, why in zip(choice_ids, rationales):
+    for cid, why in zip(choice_ids, rationales, strict=False):
         fb = ET.SubElement(
             root, _q("modalFeedback"), outcomeIdentifier="FEEDBACK", identifier=cid, showHide="show"
         )
         fb.text = _with_sources(why or item.rationale, item.citations)
     ET.indent(root)
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    data: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return data
 
 
 def _qti_response_processing(root: ET.Element) -> None:
-    """SCORE 1 for the correct choice, else 0; FEEDBACK = the chosen identifier (shows that choice's feedback)."""
+    """SCORE 1 for the correct choice, else 0; FEEDBACK = the chosen identifier
+    (shows that choice's feedback)."""
     rp = ET.SubElement(root, _q("responseProcessing"))
     cond = ET.SubElement(rp, _q("responseCondition"))
     rif = ET.SubElement(cond, _q("responseIf"))
@@ -209,7 +212,8 @@ def qti_manifest_xml(files: Sequence[tuple[str, str, str]], title: str) -> bytes
         )
         ET.SubElement(res, q("file"), href=href)
     ET.indent(root)
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    data: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return data
 
 
 def write_qti(items: Sequence[QuizItem], path: Path, title: str = "medcite quiz") -> Path:
@@ -251,7 +255,8 @@ def write_anki(items: Sequence[QuizItem], path: Path, topic: str) -> Path:
     for it in items:
         options = "<br>".join(f"{LETTERS[i]}) {_html(o)}" for i, o in enumerate(it.options))
         question = f"{_html(it.stem)}<br><br>{options}"
-        answer = f"<b>{LETTERS[it.answer_index]}) {_html(it.options[it.answer_index])}</b><br>{_html(it.rationale)}"
+        key = f"{LETTERS[it.answer_index]}) {_html(it.options[it.answer_index])}"
+        answer = f"<b>{key}</b><br>{_html(it.rationale)}"
         cite = "<br>".join(f"[{c.id}] {_html(citation_label(c))}" for c in it.citations)
         deck.add_note(
             genanki.Note(model=model, fields=[question, answer, cite], guid=genanki.guid_for(it.id))

@@ -170,7 +170,8 @@ def build_report(engine: Any, topic: str, n: int = 5, seed: int = 0) -> QuizRepo
     if not report.items:
         reasons = sorted({r.check for r in report.rejected})
         raise QuizError(
-            f"no quiz item on “{topic}” passed the item-writing checks (rejected by: {', '.join(reasons) or 'none'}); "
+            f"no quiz item on “{topic}” passed the item-writing checks (rejected by: "
+            f"{', '.join(reasons) or 'none'}); "
             "try a broader topic or run with --explain",
             report,
         )
@@ -199,11 +200,11 @@ def collect_drafts(evidence: Evidence, report: QuizReport) -> list[Draft]:
         else:
             usable.append(s)
     offsets = [_body_offset(s.clean) for s in usable]
-    docs = parse_all([s.clean[o:] for s, o in zip(usable, offsets)])
+    docs = parse_all([s.clean[o:] for s, o in zip(usable, offsets, strict=True)])
     best_rel = max((s.relevance for s in usable), default=1.0) or 1.0
     topic = set(stem_terms(evidence.topic))
     drafts: list[Draft] = []
-    for s, doc, off in zip(usable, docs, offsets):
+    for s, doc, off in zip(usable, docs, offsets, strict=True):
         quantities = [t for t in _quantity_targets(s) if t.start >= off]
         kept = [t for t in quantities if t.amount is None or not _disputed(evidence.disputed, s, t.amount)]
         targets = [_shift(t, -off) for t in kept] + entity_targets(doc)
@@ -436,7 +437,7 @@ def _disputed_sentences(sentences: list[Sentence]) -> set[tuple[tuple[str, int, 
     for f in find_conflicts([(i, s.clean) for i, s in enumerate(with_amounts)]):
         if _tenfold(f.description):
             surfaces = re.findall(r'"([^"]+)"', f.description)[:2]
-            for idx, surface in zip((f.a, f.b), surfaces):
+            for idx, surface in zip((f.a, f.b), surfaces, strict=False):
                 out.add((with_amounts[idx].key, normalise(surface)))
     return out
 
@@ -674,7 +675,9 @@ def _fillers(
         ranked = sorted(pool, key=lambda s: (-closeness(s), s.doc.doc_id, s.start))[:MAX_FILLER_SENTENCES]
         sents = sorted(ranked, key=lambda s: (s.doc.doc_id, s.start))
         evidence.fillers = [
-            (s, t) for s, doc in zip(sents, parse_all([s.clean for s in sents])) for t in entity_targets(doc)
+            (s, t)
+            for s, doc in zip(sents, parse_all([s.clean for s in sents]), strict=True)
+            for t in entity_targets(doc)
         ]
         _prepare_vectors(engine, evidence, [], [t.key_text for _, t in evidence.fillers] + (extra or []))
     return evidence.fillers
@@ -775,7 +778,7 @@ def _prepare_vectors(
     if todo:
         vectors = engine.embed(todo)
         norms = np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
-        evidence.vectors.update(zip(todo, vectors / norms))
+        evidence.vectors.update(zip(todo, vectors / norms, strict=True))
 
 
 def _stem_query(d: Draft) -> str:
@@ -860,8 +863,7 @@ def _assemble(d: Draft, picked: list[Candidate], rng: random.Random) -> QuizItem
     entries: list[tuple[str, str, Any]] = [
         (key_option, f"Correct: {states} “{s.clean.rstrip('.')}” [1].", d.target.amount)
     ]
-    for c in picked:
-        entries.append((_uc(c.text), f"{c.rationale.rstrip('.')} [{cite(c.cite)}].", c.amount))
+    entries.extend((_uc(c.text), f"{c.rationale.rstrip('.')} [{cite(c.cite)}].", c.amount) for c in picked)
     if d.numeric:
         entries.sort(key=lambda e: (base_range(e[2]) or (0.0, 0.0), e[0]))
     else:

@@ -191,7 +191,7 @@ def anaphor(doc: Any) -> bool:
 
 
 def _dangling(doc: Any, root: Any) -> str | None:
-    tokens = [t for t in doc if not t.is_space]  # type: ignore[attr-defined]
+    tokens = [t for t in doc if not t.is_space]
     for t in tokens:
         if t.dep_ == "mark" and t.head.pos_ not in {"VERB", "AUX"}:
             return "dangling_clause"
@@ -200,7 +200,7 @@ def _dangling(doc: Any, root: Any) -> str | None:
             and t.i + 1 < len(doc)
             and doc[t.i + 1].pos_ == "SCONJ"
             and doc[t.i + 1].dep_ == "mark"
-        ):  # type: ignore[index]
+        ):
             return "dangling_clause"
     finite = [
         t for t in tokens if t.tag_ in {"VBZ", "VBP", "VBD", "MD"} and t.dep_ in {"aux", "auxpass", "ROOT"}
@@ -208,9 +208,9 @@ def _dangling(doc: Any, root: Any) -> str | None:
     heads = {t.head.i for t in finite if t.dep_ != "ROOT"}
     for h in heads:
         if sum(1 for t in finite if t.head.i == h and t.dep_ != "ROOT") > 1 and not any(
-            doc[h].children  # type: ignore[index]
+            doc[h].children
             and c.dep_ == "conj"
-            for c in doc[h].children  # type: ignore[index]
+            for c in doc[h].children
         ):
             return "dangling_clause"
     words = [t for t in tokens if not t.is_punct]

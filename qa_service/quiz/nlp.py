@@ -48,7 +48,7 @@ def parse_all(texts: Sequence[str]) -> list[Any]:
         with _lock:
             if len(_cache) + len(docs) > _PARSE_CACHE_SIZE:
                 _cache.clear()
-            _cache.update(zip(todo, docs))
+            _cache.update(zip(todo, docs, strict=True))
     return [_cache[t] if t in _cache else pipeline()(t) for t in texts]
 
 
@@ -73,7 +73,7 @@ def base_form(token: Any) -> str:
     from lemminflect import getLemma
 
     lemmas = getLemma(token.text.lower(), upos="VERB")
-    return lemmas[0] if lemmas else token.lemma_.lower()
+    return str(lemmas[0]) if lemmas else str(token.lemma_).lower()
 
 
 def do_support(token: Any) -> str:

@@ -1,4 +1,5 @@
-"""Quantities as quiz options: found in source sentences, compared with pint, written back in the source's style.
+"""Quantities as quiz options: found in source sentences, compared with pint,
+written back in the source's style.
 
 Parsing and comparison live in :mod:`qa_service.quantities` (the one quantities module, shared
 with the citation check and conflicts); this module adds what a quiz also needs: "at 1 month and

@@ -20,7 +20,6 @@ Nothing here names a disease, drug or test: the parse and the quantity's unit de
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any
 
 from qa_service.quiz.nlp import base_form, do_support, inflect, plural
@@ -57,25 +56,8 @@ MAX_LEADING_WORDS = 10
 # more, and the question starts with a clause the reader must hold before the verb comes.
 MAX_FRONT_EXTRA_WORDS = 4
 _SUBJECTS = {"nsubj", "nsubjpass", "csubj", "csubjpass", "expl"}
-_COMPARATOR_WORDS = {
-    ">": "more than",
-    "<": "less than",
-    "≥": "at least",
-    "≤": "at most",
-    ">=": "at least",
-    "<=": "at most",
-}
 # Leading words that refer back to an earlier sentence: a stem made from them has no antecedent.
 _ANAPHOR_TAGS = {"PRP", "DT"}
-
-
-@dataclass
-class Stem:
-    """A question (or cloze) and what it asks."""
-
-    text: str  # without the source phrase
-    natural: bool  # a real question (False: a cloze)
-    wh: str
 
 
 def _words(tokens: list[Any]) -> str:
@@ -131,11 +113,6 @@ def quantity_wh(a: Amount, governs_of: bool) -> str | None:
     return "what value"
 
 
-def _comparator_words(a: Amount) -> str:
-    c = a.comparator.strip().lower()
-    return _COMPARATOR_WORDS.get(c, c)
-
-
 def target_tokens(doc: Any, start: int, end: int) -> list[Any] | None:
     """The tokens of a character span, widened by modifiers such as "about" or "approximately"."""
     span = doc.char_span(start, end, alignment_mode="expand")
@@ -157,7 +134,8 @@ def target_tokens(doc: Any, start: int, end: int) -> list[Any] | None:
 
 
 def _constituent(root: Any, tokens: list[Any]) -> Any | None:
-    """The child of the main verb whose subtree holds the target, or None when it sits in a clause of its own."""
+    """The child of the main verb whose subtree holds the target, or None when it sits in a clause of its
+    own."""
     inside = {t.i for t in tokens}
     heads = [t for t in tokens if t.head.i not in inside or t.head.i == t.i]
     if not heads:
@@ -201,7 +179,8 @@ def question(doc: Any, tokens: list[Any], wh: str) -> str | None:
     if wh in {"what", "which of the following"} and any(
         ch.i not in inside | aside and not ch.is_punct for ch in head.children if ch.i > head.i
     ):
-        return None  # a modifier or a conjunct of a named key would stay behind the wh-phrase ("which ... and/or surgery")
+        # a modifier or a conjunct of a named key would stay behind the wh-phrase ("which ... and/or surgery")
+        return None
 
     def replaced(sub: list[Any]) -> str:
         out: list[str] = []
@@ -311,7 +290,8 @@ def _parenthetical(doc: Any) -> set[int]:
 
 
 def _lc(token: Any, text: str) -> str:
-    """Lower-case the first letter of a phrase moved from the start of the sentence, unless a name or an acronym."""
+    """Lower-case the first letter of a phrase moved from the start of the sentence,
+    unless a name or an acronym."""
     first = token.doc[token.left_edge.i]
     if first.pos_ == "PROPN" or (len(first.text) > 1 and first.text[1:2].isupper()) or first.ent_type_:
         return text

@@ -182,26 +182,7 @@ def entity_targets(doc: Any) -> list[Target]:
                     members = _members(t)
                     break
             if len(members) >= 2:
-                spans = [phrase(m) for m in members]
-                names = [sp[2] for sp in spans]
-                for (lo, hi, name), m in zip(spans, members):
-                    if not 0 < len(name.split()) <= MAX_ENTITY_WORDS or name_problem(doc, lo, hi):
-                        continue
-                    if role == "subject" and not _named_term(m, lo, hi):
-                        continue
-                    siblings = [x for x in names if x != name]
-                    out.append(
-                        Target(
-                            lo,
-                            hi,
-                            name,
-                            "entity",
-                            f"list:{verb}",
-                            siblings=siblings,
-                            ent_type=m.ent_type_,
-                            cloze_only=True,
-                        )
-                    )
+                out.extend(_member_targets(doc, members, verb, role))
                 continue
             if role == "attr" and not _relational_subject(root):
                 continue
@@ -228,11 +209,15 @@ def _listed(c: Any) -> Any | None:
 
 
 def _list_targets(doc: Any, first: Any, verb: str, role: str) -> list[Target]:
-    members = _members(first)
+    return _member_targets(doc, _members(first), verb, role)
+
+
+def _member_targets(doc: Any, members: list[Any], verb: str, role: str) -> list[Target]:
+    """Each member of a list as a cloze-only target, its siblings named (the other members)."""
     spans = [phrase(m) for m in members]
     names = [sp[2] for sp in spans]
     out = []
-    for (lo, hi, name), m in zip(spans, members):
+    for (lo, hi, name), m in zip(spans, members, strict=True):
         if not 0 < len(name.split()) <= MAX_ENTITY_WORDS or name_problem(doc, lo, hi):
             continue
         if role == "subject" and not _named_term(m, lo, hi):
@@ -257,7 +242,8 @@ def _relational_subject(root: Any) -> bool:
     """The subject names a relation to something ("the most common cause of X", "treatment for Y")."""
     for c in root.children:
         if c.dep_ in {"nsubj", "nsubjpass"}:
-            # "the most common cause of X", "treatment for Y" (not "foods, like meat": an example, no relation)
+            # "the most common cause of X", "treatment for Y"
+            # (not "foods, like meat": an example, no relation)
             return c.pos_ in _NOMINAL and any(
                 p.dep_ == "prep" and p.lower_ in {"of", "for"} for p in c.children
             )

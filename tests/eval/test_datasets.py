@@ -189,7 +189,8 @@ def test_consumer_writes_the_selected_pages_and_copies_the_gold(tmp_path: Path) 
     text = (tmp_path / "out" / "corpus" / files[0]).read_text(encoding="utf-8")
     # title line, then the page's sections in file order (the two pairs are not adjacent in the data)
     assert text == (
-        "# Foo\n\n## What is (are) Foo ?\nFoo is a rare   thing.\nIt hurts.\n\n## How to treat Foo ?\nRest helps Foo.\n"
+        "# Foo\n\n## What is (are) Foo ?\nFoo is a rare   thing.\nIt hurts.\n\n## How to treat Foo ?\nRest "
+        "helps Foo.\n"
     )
     assert (tmp_path / "out" / "gold.jsonl").read_bytes() == gold.read_bytes()
 

@@ -132,7 +132,9 @@ def test_unanswerable_topics_are_absent_from_the_corpus(both: list[GoldLine]) ->
     for line in (line for line in both if not line.answerable):
         if not line.absent_terms:
             problems.append(f"{line.id}: no absent_terms")
-        problems += [f"{line.id}: {t!r} is in corpus/" for t in line.absent_terms or [] if t.casefold() in corpus]
+        problems += [
+            f"{line.id}: {t!r} is in corpus/" for t in line.absent_terms or [] if t.casefold() in corpus
+        ]
     assert not problems
 
 

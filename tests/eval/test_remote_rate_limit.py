@@ -1,4 +1,5 @@
-"""`medcite eval --url` against a rate-limited server waits out 429s (Retry-After) instead of failing the run."""
+"""`medcite eval --url` against a rate-limited server waits out 429s (Retry-After) instead of failing the
+run."""
 
 from __future__ import annotations
 

@@ -42,12 +42,6 @@ def medcite() -> Any:
     return medcite_cli.cli
 
 
-@pytest.fixture
-def reuse_model(monkeypatch: pytest.MonkeyPatch, embedder: Any) -> None:
-    """CLI commands open their own store: hand them the session's model instead of loading it again."""
-    monkeypatch.setattr("ingest.store.load_embedder", lambda *_a, **_k: embedder)
-
-
 def test_mini_run_counts_every_question_and_records_the_run(mini_run: EvalRun, corpus_engine: Any) -> None:
     assert mini_run.n == 4 and len(mini_run.per_question) == 4
     assert [q.id for q in mini_run.per_question] == ["mini-1", "mini-2", "mini-3", "mini-4"]
@@ -187,7 +181,7 @@ def test_http_backend_records_server_errors_per_question() -> None:
 
 
 def test_cli_in_process_json_and_report(
-    medcite: Any, mini_run: EvalRun, corpus_engine: Any, reuse_model: None, tmp_path: Path
+    medcite: Any, mini_run: EvalRun, corpus_engine: Any, tmp_path: Path
 ) -> None:
     report = tmp_path / "out" / "report.html"
     data_dir = str(corpus_engine.settings.data_dir)  # the data-dir lock is re-entrant within a process
@@ -248,7 +242,7 @@ def test_cli_unreachable_server_is_one_line_exit_1(medcite: Any) -> None:
     assert result.stderr.count("\n") == 1
 
 
-def test_cli_empty_store_is_exit_1(medcite: Any, reuse_model: None, tmp_path: Path) -> None:
+def test_cli_empty_store_is_exit_1(medcite: Any, tmp_path: Path) -> None:
     result = CliRunner().invoke(medcite, ["eval", str(MINI_GOLD), "--data-dir", str(tmp_path / "empty")])
     assert result.exit_code == 1
     assert "no documents ingested" in result.stderr

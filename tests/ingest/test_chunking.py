@@ -192,7 +192,7 @@ def test_repetitive_text_is_located_exactly(text: str) -> None:
 
 @pytest.mark.parametrize(("size", "overlap"), [(0, 0), (100, 100), (100, -1), (100, 200)])
 def test_bad_sizes(size: int, overlap: int) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="need chunk_size > 0"):
         chunk_document(_doc("text"), "d", chunk_size=size, chunk_overlap=overlap)
 
 
@@ -261,8 +261,12 @@ def test_chunk_invariant_property_through_the_txt_loader(
     path.write_text(raw, encoding="utf-8")
     try:
         doc = load_document(path, "doc.txt")
-    except Exception as exc:  # blank after normalisation
-        assert "no text found" in str(exc)
+    except Exception as exc:  # blank after normalisation: the one refusal allowed
+        refusal = str(exc)
+    else:
+        refusal = None
+    if refusal is not None:
+        assert "no text found" in refusal
         return
     chunks = chunk_document(doc, "p", chunk_size=80, chunk_overlap=20)
     _assert_chunk_invariants(doc, chunks, "p")
@@ -310,8 +314,10 @@ def _sentences(text: str) -> list[str]:
             ["Early detection prevents harm. [3]", "Screening works.[4,5]", "Treat early. (6)", "Done."],
         ),
         (
-            "Dosing Recommendations\n\n- Infants up to 12 months: 0.3 μg/kg/day 1\n"
-            "• Children 1-2 years: 1 μg/day",
+            (
+                "Dosing Recommendations\n\n- Infants up to 12 months: 0.3 μg/kg/day 1\n"
+                "• Children 1-2 years: 1 μg/day"
+            ),
             [
                 "Dosing Recommendations",
                 "- Infants up to 12 months: 0.3 μg/kg/day 1",

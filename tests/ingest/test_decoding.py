@@ -47,8 +47,10 @@ UNICODE_SAMPLES: list[tuple[str, str, str]] = [
 FOREIGN_SAMPLES: list[tuple[str, str, str]] = [
     (
         "cp1251 Russian",
-        "Дефицит витамина B12 у детей грудного возраста: симптомы, диагностика и лечение. "
-        "Назначают цианокобаламин внутримышечно, затем поддерживающую терапию.",
+        (
+            "Дефицит витамина B12 у детей грудного возраста: симптомы, диагностика и лечение. "
+            "Назначают цианокобаламин внутримышечно, затем поддерживающую терапию."
+        ),
         "cp1251",
     ),
     (
@@ -58,15 +60,19 @@ FOREIGN_SAMPLES: list[tuple[str, str, str]] = [
     ),
     (
         "cp1253 Greek",
-        "Η ανεπάρκεια βιταμίνης B12 στα βρέφη προκαλεί αναιμία και νευρολογικά συμπτώματα· "
-        "η θεραπεία είναι ενδομυϊκή.",
+        (
+            "Η ανεπάρκεια βιταμίνης B12 στα βρέφη προκαλεί αναιμία και νευρολογικά συμπτώματα· "
+            "η θεραπεία είναι ενδομυϊκή."
+        ),
         "cp1253",
     ),
     (
         "cp1250 Polish",
-        "Niedobór witaminy B12 u niemowląt: leczenie zależy od przyczyny, a objawy neurologiczne "
-        "wymagają szybkiej suplementacji. Dziecko karmione piersią przez matkę na diecie wegańskiej "
-        "może mieć zaburzenia rozwoju; należy oznaczyć stężenie kobalaminy i kwasu metylomalonowego.",
+        (
+            "Niedobór witaminy B12 u niemowląt: leczenie zależy od przyczyny, a objawy neurologiczne "
+            "wymagają szybkiej suplementacji. Dziecko karmione piersią przez matkę na diecie wegańskiej "
+            "może mieć zaburzenia rozwoju; należy oznaczyć stężenie kobalaminy i kwasu metylomalonowego."
+        ),
         "cp1250",
     ),
     (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,8 +19,9 @@ CHANGED = "Folic acid 5 mg daily for women at high risk of a neural tube defect.
 
 
 @pytest.fixture
-def store(tmp_path: Path, embedder) -> Iterator[Store]:  # type: ignore[no-untyped-def]
-    s = Store(get_settings(tmp_path / "data"), embedder=embedder)
+def store(tmp_path: Path, fake_embedder: Any) -> Iterator[Store]:
+    """Document identity does not depend on the vectors: the fake model serves (a unit test)."""
+    s = Store(get_settings(tmp_path / "data"), embedder=fake_embedder)
     yield s
     s.close()
 

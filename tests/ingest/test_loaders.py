@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import random
 from pathlib import Path
 
@@ -30,7 +31,7 @@ def _assert_well_formed(doc: SourceDocument) -> None:
     if not sections:
         return
     assert sections[-1].end == len(doc.text)
-    for prev, nxt in zip(sections, sections[1:], strict=False):
+    for prev, nxt in itertools.pairwise(sections):
         assert prev.end == nxt.start
     for section in sections:
         assert section.start < section.end
@@ -88,7 +89,7 @@ def test_normalise_text_is_idempotent_and_clean(raw: str) -> None:
 
 
 def test_supported_suffixes() -> None:
-    assert SUPPORTED_SUFFIXES == frozenset({".txt", ".md", ".html", ".htm", ".pdf", ".docx"})
+    assert frozenset({".txt", ".md", ".html", ".htm", ".pdf", ".docx"}) == SUPPORTED_SUFFIXES
 
 
 def test_text_pdf(tmp_path: Path) -> None:

@@ -114,7 +114,9 @@ def test_generation_moves_once_per_change(tmp_path: Path) -> None:
 
     docs = DocumentStore(tmp_path)
     try:
-        doc = SourceDocument(source="a.txt", path="/a.txt", format="txt", text="Some text.", content_hash="0" * 64)
+        doc = SourceDocument(
+            source="a.txt", path="/a.txt", format="txt", text="Some text.", content_hash="0" * 64
+        )
         chunk = Chunk(chunk_id="a:0", doc_id="a", index=0, start=0, end=10, text="Some text.")
         docs.replace_document("a", doc, [chunk], "fp")
         docs.replace_document("a", doc, [chunk], "fp")
@@ -129,7 +131,9 @@ def test_missing_postgres_driver_is_one_clear_line(tmp_path: Path, monkeypatch: 
     import importlib.util
 
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "psycopg" else real(name, *a))
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "psycopg" else real(name, *a)
+    )
     with pytest.raises(StoreError, match=r"pip install -e '\.\[postgres\]'"):
         DocumentStore(tmp_path, "postgresql+psycopg://u@127.0.0.1:1/medcite")
 

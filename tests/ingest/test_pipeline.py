@@ -84,7 +84,9 @@ def test_changed_file_is_replaced(store: Store, tmp_path: Path) -> None:
     ingest_paths(store, [folder])
     old_chunks = store.docs.chunk_ids()
     target = folder / "note-001.txt"
-    target.write_text("Clinical note 1\n\nFolate deficiency causes megaloblastic anaemia in goats.\n", encoding="utf-8")
+    target.write_text(
+        "Clinical note 1\n\nFolate deficiency causes megaloblastic anaemia in goats.\n", encoding="utf-8"
+    )
     report = ingest_paths(store, [folder])
     assert (report.added, report.updated, report.unchanged) == (0, 1, 1)
     new_chunks = store.docs.chunk_ids()
@@ -115,7 +117,9 @@ def test_bad_files_are_reported_and_the_rest_ingested(store: Store, tmp_path: Pa
     kept = snapshot(store)
     folder = tmp_path / "mixed"
     folder.mkdir()
-    (folder / "good.md").write_text("# Dosing\n\nGive 1 mg hydroxocobalamin three times weekly.\n", encoding="utf-8")
+    (folder / "good.md").write_text(
+        "# Dosing\n\nGive 1 mg hydroxocobalamin three times weekly.\n", encoding="utf-8"
+    )
     (folder / "empty.txt").write_bytes(b"")
     (folder / "broken.pdf").write_bytes(b"%PDF-1.4 this is not really a pdf \x00\x01\x02")
     (folder / "broken.docx").write_bytes(b"PK\x03\x04 not a zip")
@@ -123,7 +127,13 @@ def test_bad_files_are_reported_and_the_rest_ingested(store: Store, tmp_path: Pa
     report = ingest_paths(store, [folder, tmp_path / "does-not-exist"])
     errors = {e.source: e.error for e in report.errors}
     assert report.added == 1
-    assert set(errors) == {"empty.txt", "broken.pdf", "broken.docx", "image.png", str(tmp_path / "does-not-exist")}
+    assert set(errors) == {
+        "empty.txt",
+        "broken.pdf",
+        "broken.docx",
+        "image.png",
+        str(tmp_path / "does-not-exist"),
+    }
     assert "empty" in errors["empty.txt"]
     assert "PDF" in errors["broken.pdf"]
     assert "DOCX" in errors["broken.docx"]
@@ -138,7 +148,7 @@ def test_bad_files_are_reported_and_the_rest_ingested(store: Store, tmp_path: Pa
 def test_a_second_process_is_refused_while_the_store_is_open(store: Store, tmp_path: Path) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "qa_service.cli", "ingest", str(CORPUS), "--data-dir", str(store.data_dir)],
-        capture_output=True, text=True, cwd=REPO, timeout=120,
+        capture_output=True, text=True, cwd=REPO, timeout=120, check=False,
     )
     assert proc.returncode == 1
     assert "in use by" in proc.stderr and "Traceback" not in proc.stderr
@@ -209,7 +219,9 @@ def test_collection_uses_our_embedding_function_and_cosine_space(store: Store) -
     import chromadb
     from chromadb.config import Settings as ChromaSettings
 
-    raw = chromadb.PersistentClient(path=str(store.data_dir / "chroma"), settings=ChromaSettings(anonymized_telemetry=False))
+    raw = chromadb.PersistentClient(
+        path=str(store.data_dir / "chroma"), settings=ChromaSettings(anonymized_telemetry=False)
+    )
     config = raw.get_collection(store.collection_name).configuration
     assert config["hnsw"]["space"] == "cosine"
     assert config["embedding_function"].name() == "medcite_sentence_transformer"

@@ -68,7 +68,7 @@ def test_ingest_stores_a_vector_for_every_sentence_of_the_corpus(store: Store) -
         spans = split_sentences(ev.text, 0)
         # 1000-character chunks stay under the model's 256 tokens here: every sentence is covered
         assert set(ev.sentence_vectors) == set(spans)
-        for (s, e), vec in ev.sentence_vectors.items():
+        for vec in ev.sentence_vectors.values():
             assert vec.shape == (store.embedder.dimension,)
             assert abs(float(np.linalg.norm(vec)) - 1.0) < 1e-2  # stored as float16
         # pooled in context, yet on the whole close to the sentences encoded alone (short
@@ -199,7 +199,8 @@ def test_reingest_in_the_same_process_never_serves_stale_sentences(tmp_path: Pat
     folder.mkdir()
     note = folder / "dosing.txt"
     note.write_text(
-        "Dosing\n\nInfants with B12 deficiency receive hydroxocobalamin 1 mg intramuscularly.\n", encoding="utf-8"
+        "Dosing\n\nInfants with B12 deficiency receive hydroxocobalamin 1 mg intramuscularly.\n",
+        encoding="utf-8",
     )
     engine = Engine.open(get_settings(tmp_path / "data"), embedder=embedder)
     try:
@@ -208,7 +209,8 @@ def test_reingest_in_the_same_process_never_serves_stale_sentences(tmp_path: Pat
         assert not first.abstained
         note.write_text(
             "Background\n\nThis note was revised.\n\nDosing\n\n"
-            "Infants with B12 deficiency receive hydroxocobalamin 250 micrograms by intramuscular injection.\n",
+            "Infants with B12 deficiency receive hydroxocobalamin 250 micrograms by intramuscular "
+            "injection.\n",
             encoding="utf-8",
         )
         ingest_paths(engine.store, [folder])

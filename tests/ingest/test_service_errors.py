@@ -11,6 +11,9 @@ import pytest
 
 from tests.conftest import CORPUS, REPO
 
+# Each test starts the CLI in a child process (imports, a connection attempt): seconds, not milliseconds.
+pytestmark = pytest.mark.integration
+
 
 def _run(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("MEDCITE_")}
@@ -33,7 +36,9 @@ def test_an_unreachable_chroma_server_is_one_line_and_exit_1(tmp_path: Path) -> 
 
 
 def test_an_unreachable_database_is_one_line_and_exit_1(tmp_path: Path) -> None:
-    pytest.importorskip("psycopg", reason="the postgres extra is not installed (its absence has its own test)")
+    pytest.importorskip(
+        "psycopg", reason="the postgres extra is not installed (its absence has its own test)"
+    )
     proc = _run(tmp_path, "documents", MEDCITE_DATABASE_URL="postgresql+psycopg://medcite:pw@127.0.0.1:9/medcite")
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines()[-1].startswith(

@@ -147,7 +147,16 @@ class Server:
         self.log.parent.mkdir(parents=True, exist_ok=True)
         with self.log.open("wb") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "qa_service.cli", "serve", "--port", str(self.port), "--workers", str(self.workers)],
+                [
+                    sys.executable,
+                    "-m",
+                    "qa_service.cli",
+                    "serve",
+                    "--port",
+                    str(self.port),
+                    "--workers",
+                    str(self.workers),
+                ],
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 cwd=REPO,
@@ -201,7 +210,9 @@ def write_notes(folder: Path, n: int, topic: str, paragraphs: int = 3) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     for i in range(n):
         body = "\n\n".join(f"Paragraph {j} of {topic} note {i}. {PARAGRAPH * 2}" for j in range(paragraphs))
-        (folder / f"{topic}-{i:03d}.txt").write_text(f"{topic.title()} note {i}\n\n{body}\n", encoding="utf-8")
+        (folder / f"{topic}-{i:03d}.txt").write_text(
+            f"{topic.title()} note {i}\n\n{body}\n", encoding="utf-8"
+        )
     return folder
 
 

@@ -35,13 +35,13 @@ ANSWERABLE = "What is the recommended treatment for vitamin B12 deficiency in in
 
 def _start(servers: list[Server], *new: Server) -> list[Server]:
     """Start servers together (each loads the model) and wait for all."""
-    for s in new:
-        servers.append(s.start())
+    servers.extend(s.start() for s in new)
     return [s.wait_ready() for s in new]
 
 
 def _check_passages(http: httpx.Client, passages: list[dict[str, Any]], texts: dict[str, str]) -> None:
-    """Every passage is exactly its document's text at its offsets (a half-written document would break this)."""
+    """Every passage is exactly its document's text at its offsets (a half-written document would break
+    this)."""
     for p in passages:
         if p["doc_id"] not in texts:
             doc = http.get(f"/v1/documents/{p['doc_id']}")
@@ -62,7 +62,11 @@ def test_ingest_ask_audit_review_delete_and_restart_across_two_servers(
         with a.client() as ha, b.client() as hb:
             for h in (ha, hb):
                 health = h.get("/health").json()
-                assert health["backends"] == {"documents": "postgresql", "vectors": "chroma-server", "llm": None}
+                assert health["backends"] == {
+                    "documents": "postgresql",
+                    "vectors": "chroma-server",
+                    "llm": None,
+                }
                 assert health["reachable"] == {"documents": True, "vectors": True}
                 assert (health["documents"], health["chunks"]) == (2, summary["chunks"])
 
@@ -84,7 +88,9 @@ def test_ingest_ask_audit_review_delete_and_restart_across_two_servers(
             doc_id = answer["citations"][0]["doc_id"]
             assert hb.delete(f"/v1/documents/{doc_id}").status_code == 204
             for h in (ha, hb):
-                passages = h.get("/v1/search", params={"q": "hydroxocobalamin infants", "k": 10}).json()["passages"]
+                passages = h.get("/v1/search", params={"q": "hydroxocobalamin infants", "k": 10}).json()[
+                    "passages"
+                ]
                 assert passages and all(p["doc_id"] != doc_id for p in passages)
                 assert h.get(f"/v1/documents/{doc_id}").status_code == 404
 
@@ -121,16 +127,21 @@ def test_two_servers_answer_correctly_while_a_third_process_ingests(
             with server.client() as h:
                 while not stop.is_set():
                     try:
-                        r = h.get("/v1/search", params={"q": "ferritinology ferrous sulfate toddlers", "k": 8})
+                        r = h.get(
+                            "/v1/search", params={"q": "ferritinology ferrous sulfate toddlers", "k": 8}
+                        )
                         assert r.status_code == 200, r.text
                         passages = r.json()["passages"]
                         _check_passages(h, passages, texts)
                         seen["new_doc_hits"] += sum("ferritinology" in p["source"] for p in passages)
-                        r = h.post("/v1/ask", json={"question": "What dose of oral iron corrects deficiency in toddlers?"})
+                        r = h.post(
+                            "/v1/ask",
+                            json={"question": "What dose of oral iron corrects deficiency in toddlers?"},
+                        )
                         assert r.status_code == 200, r.text
                         _check_passages(h, r.json()["citations"], texts)
                         seen["ok"] += 1
-                    except Exception as exc:  # noqa: BLE001 - collected and asserted below
+                    except Exception as exc:
                         seen["errors"].append(f"{server.url}: {type(exc).__name__}: {exc}")
                         time.sleep(0.5)
 
@@ -181,7 +192,9 @@ def test_kill_9_of_an_ingest_then_a_rerun_gives_the_store_of_one_clean_run(
         deadline = time.monotonic() + 300
         while _committed(database_url) == 0 and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert proc.poll() is None, "the ingest finished before it could be killed: " + proc.stderr.read()[-500:]  # type: ignore[union-attr]
+        assert proc.poll() is None, (
+            "the ingest finished before it could be killed: " + proc.stderr.read()[-500:]
+        )  # type: ignore[union-attr]
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
         partial = _committed(database_url)
@@ -205,7 +218,9 @@ def test_kill_9_of_an_ingest_then_a_rerun_gives_the_store_of_one_clean_run(
             conn.execute(f'DROP DATABASE IF EXISTS "{clean_url.rpartition("/")[2]}" WITH (FORCE)')
 
 
-def test_two_ingests_at_once_take_turns_and_lose_nothing(database_url: str, tmp_path: Path, services: None) -> None:
+def test_two_ingests_at_once_take_turns_and_lose_nothing(
+    database_url: str, tmp_path: Path, services: None
+) -> None:
     one = write_notes(tmp_path / "one", 25, "siderosis")
     two = write_notes(tmp_path / "two", 25, "transferrinemia")
     data_dir = tmp_path / "data"

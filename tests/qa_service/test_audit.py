@@ -251,15 +251,18 @@ def test_upgrade_from_0001_fills_groups_and_cited_documents(tmp_path: Path) -> N
     with engine.begin() as conn:
         conn.execute(
             text(
-                "INSERT INTO audit_answers (id, question, answer, abstained, generator, config_hash, corpus_version,"
-                " role, status, created_at, updated_at) VALUES ('a1', 'Dose?', :a, 0, 'extractive', 'cfg', 'v1',"
+                "INSERT INTO audit_answers (id, question, answer, abstained, generator, config_hash, "
+                "corpus_version,"
+                " role, status, created_at, updated_at) VALUES ('a1', 'Dose?', :a, 0, 'extractive', 'cfg', "
+                "'v1',"
                 " 'local', 'approved', '2026-01-01 00:00:00', '2026-01-01 00:00:00')"
             ),
             {"a": _json.dumps(served)},
         )
         conn.execute(
             text(
-                "INSERT INTO audit_reviews (answer_id, from_status, to_status, reviewer, role, comment, created_at)"
+                "INSERT INTO audit_reviews (answer_id, from_status, to_status, reviewer, role, comment, "
+                "created_at)"
                 " VALUES ('a1', 'submitted', 'approved', 'Dr Old', 'local', 'fine', '2026-01-01 00:00:01')"
             )
         )

@@ -20,12 +20,6 @@ def runner() -> CliRunner:
     return CliRunner()
 
 
-@pytest.fixture(autouse=True)
-def _reuse_loaded_model(monkeypatch: pytest.MonkeyPatch, embedder) -> None:  # type: ignore[no-untyped-def]
-    """The CLI builds its own store; hand it the session's model instead of loading it again."""
-    monkeypatch.setattr("ingest.store.load_embedder", lambda *_a, **_k: embedder)
-
-
 @pytest.fixture
 def ingested(tmp_path: Path, runner: CliRunner) -> Path:
     data = tmp_path / "cli-data"
@@ -41,15 +35,28 @@ def run(runner: CliRunner, *args: str) -> tuple[int, str, str]:
 
 def test_help_is_fast_and_lists_the_contract_commands() -> None:
     started = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "qa_service.cli", "--help"], capture_output=True, text=True, cwd=REPO)
+    proc = subprocess.run(
+        [sys.executable, "-m", "qa_service.cli", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        check=False,
+    )
     elapsed = time.perf_counter() - started
     assert proc.returncode == 0
     for command in ("ingest", "documents", "search", "ask", "serve"):
         assert command in proc.stdout
     # heavy libraries are imported only by the commands that need them
     check = subprocess.run(
-        [sys.executable, "-c", "import sys, qa_service.cli; print('torch' in sys.modules, 'chromadb' in sys.modules)"],
-        capture_output=True, text=True, cwd=REPO,
+        [
+            sys.executable,
+            "-c",
+            "import sys, qa_service.cli; print('torch' in sys.modules, 'chromadb' in sys.modules)",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        check=False,
     )
     assert check.stdout.strip() == "False False", elapsed
 
@@ -57,7 +64,14 @@ def test_help_is_fast_and_lists_the_contract_commands() -> None:
 def test_ingest_json_summary_and_documents(runner: CliRunner, ingested: Path) -> None:
     code, out, _ = run(runner, "ingest", str(CORPUS), "--json", "--data-dir", str(ingested))
     assert code == 0
-    assert json.loads(out) == {"added": 0, "updated": 0, "unchanged": 2, "removed": 0, "chunks": 0, "errors": []}
+    assert json.loads(out) == {
+        "added": 0,
+        "updated": 0,
+        "unchanged": 2,
+        "removed": 0,
+        "chunks": 0,
+        "errors": [],
+    }
     code, out, _ = run(runner, "documents", "--json", "--data-dir", str(ingested))
     docs = json.loads(out)["documents"]
     assert code == 0 and len(docs) == 2
@@ -84,7 +98,16 @@ def test_ingest_exit_1_only_when_nothing_could_be_ingested(runner: CliRunner, tm
 
 
 def test_search_json_passages_obey_the_offset_invariant(runner: CliRunner, ingested: Path) -> None:
-    code, out, _ = run(runner, "search", "hydroxocobalamin three times weekly", "-k", "3", "--json", "--data-dir", str(ingested))
+    code, out, _ = run(
+        runner,
+        "search",
+        "hydroxocobalamin three times weekly",
+        "-k",
+        "3",
+        "--json",
+        "--data-dir",
+        str(ingested),
+    )
     assert code == 0
     result = json.loads(out)
     assert result["query"] == "hydroxocobalamin three times weekly" and len(result["passages"]) == 3
@@ -97,12 +120,31 @@ def test_search_json_passages_obey_the_offset_invariant(runner: CliRunner, inges
         assert texts[p["doc_id"]][p["start"] : p["end"]] == p["text"]
 
 
+@pytest.mark.integration  # answers from the real model's retrieval
 def test_ask_json_is_one_answer(runner: CliRunner, ingested: Path) -> None:
-    code, out, _ = run(runner, "ask", "What dose of cobalamin is given to infants up to 12 months?", "--json", "--data-dir", str(ingested))
+    code, out, _ = run(
+        runner,
+        "ask",
+        "What dose of cobalamin is given to infants up to 12 months?",
+        "--json",
+        "--data-dir",
+        str(ingested),
+    )
     assert code == 0
     answer = json.loads(out)
-    for key in ("id", "question", "answer", "abstained", "abstain_reason", "statements", "citations", "conflicts",
-                "config_hash", "generator", "latency_ms"):
+    for key in (
+        "id",
+        "question",
+        "answer",
+        "abstained",
+        "abstain_reason",
+        "statements",
+        "citations",
+        "conflicts",
+        "config_hash",
+        "generator",
+        "latency_ms",
+    ):
         assert key in answer
     assert answer["generator"] == "extractive" and not answer["abstained"]
     assert "0.3 μg/kg/day" in answer["answer"]
@@ -110,13 +152,21 @@ def test_ask_json_is_one_answer(runner: CliRunner, ingested: Path) -> None:
     assert all(set(s["citations"]) <= ids and s["citations"] for s in answer["statements"])
 
 
+@pytest.mark.integration  # answers from the real model's retrieval
 def test_ask_readable_output_has_numbered_sources(runner: CliRunner, ingested: Path) -> None:
-    code, out, _ = run(runner, "ask", "What dose of cobalamin is given to infants up to 12 months?", "--data-dir", str(ingested))
+    code, out, _ = run(
+        runner,
+        "ask",
+        "What dose of cobalamin is given to infants up to 12 months?",
+        "--data-dir",
+        str(ingested),
+    )
     assert code == 0
     assert out.startswith("Q: What dose") and "Bottom line:" in out
     assert "[1] b12-under-2-treatment-answer.txt" in out and "chars " in out
 
 
+@pytest.mark.integration  # answers from the real model's retrieval
 def test_batch_ask_and_search_keep_input_order(runner: CliRunner, ingested: Path, tmp_path: Path) -> None:
     batch = tmp_path / "qs.jsonl"
     batch.write_text(
@@ -129,7 +179,11 @@ def test_batch_ask_and_search_keep_input_order(runner: CliRunner, ingested: Path
     assert code == 0 and [a["question_id"] for a in lines] == ["a", "b"]
     code, out, _ = run(runner, "search", "--batch", str(batch), "-k", "2", "--data-dir", str(ingested))
     lines = [json.loads(line) for line in out.splitlines()]
-    assert code == 0 and [r["question_id"] for r in lines] == ["a", "b"] and all(len(r["passages"]) == 2 for r in lines)
+    assert (
+        code == 0
+        and [r["question_id"] for r in lines] == ["a", "b"]
+        and all(len(r["passages"]) == 2 for r in lines)
+    )
 
 
 @pytest.mark.parametrize(
@@ -142,7 +196,9 @@ def test_batch_ask_and_search_keep_input_order(runner: CliRunner, ingested: Path
         (["ask"], "give either QUESTION or --batch FILE"),
     ],
 )
-def test_usage_errors_exit_2_with_one_line(runner: CliRunner, tmp_path: Path, args: list[str], message: str) -> None:
+def test_usage_errors_exit_2_with_one_line(
+    runner: CliRunner, tmp_path: Path, args: list[str], message: str
+) -> None:
     code, out, err = run(runner, *args, "--data-dir", str(tmp_path / "d"))
     assert code == 2 and out == ""
     assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1

@@ -9,7 +9,6 @@ import json
 import shutil
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 
 from qa_service.cli import cli
@@ -17,12 +16,6 @@ from tests.ingest import bombs
 
 MB = 1024 * 1024
 GOOD = "# Zinc\n\nOral zinc 20 mg daily for 10 to 14 days shortens acute diarrhoea in children.\n"
-
-
-@pytest.fixture(autouse=True)
-def _reuse_loaded_model(monkeypatch: pytest.MonkeyPatch, embedder) -> None:  # type: ignore[no-untyped-def]
-    """The CLI builds its own store; hand it the session's model instead of loading it again."""
-    monkeypatch.setattr("ingest.store.load_embedder", lambda *_a, **_k: embedder)
 
 
 def _ingest(folder: Path, data_dir: Path, env: dict[str, str] | None = None) -> tuple[int, dict, str]:

@@ -1,4 +1,5 @@
-"""The web UI: ``GET /`` (and ``/answers/{id}``) serve the single page; script and styles are under ``/static``."""
+"""The web UI: ``GET /`` (and ``/answers/{id}``) serve the single page;
+script and styles are under ``/static``."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The answer page in a real headless Chromium: its own address, phone previews, review groups, evidence drift.
+"""The answer page in a real headless Chromium: its own address, phone previews, review groups,
+evidence drift.
 
 Screenshots go to ``$MEDCITE_SCREENSHOTS`` (``docs/screenshots/make.py`` sets it to docs/screenshots/),
 else benchmarks/out/.

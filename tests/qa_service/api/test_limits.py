@@ -1,4 +1,5 @@
-"""Per-key rate limits (429 + Retry-After) and request timeouts (504): what users of a shared service expect."""
+"""Per-key rate limits (429 + Retry-After) and request timeouts (504):
+what users of a shared service expect."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The OpenAPI document tells the truth about the server as configured (what schemathesis checks live in CI)."""
+"""The OpenAPI document tells the truth about the server as configured
+(what schemathesis checks live in CI)."""
 
 from __future__ import annotations
 

@@ -30,7 +30,10 @@ def test_health_is_the_contract_object(client: TestClient, corpus_engine: Any) -
     response = client.get("/health")
     assert response.status_code == 200
     body = response.json()
-    assert {k: body[k] for k in ("status", "documents", "chunks")} == {"status": "ok", **corpus_engine.store.stats()}
+    assert {k: body[k] for k in ("status", "documents", "chunks")} == {
+        "status": "ok",
+        **corpus_engine.store.stats(),
+    }
     assert body["backends"] == {"documents": "sqlite", "vectors": "chroma-embedded", "llm": None}
     assert body["reachable"] == {"documents": True, "vectors": True}
 
@@ -201,16 +204,17 @@ def test_upload_area_recovers_after_a_crash(tmp_path: Any) -> None:
 
 
 def test_lifespan_opens_the_engine_once_and_releases_the_data_dir(
-    tmp_path: Any, embedder: Any, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Any,
 ) -> None:
     from qa_service.api.app import create_app
     from tests.qa_service.api.conftest import make_settings, open_client
 
-    monkeypatch.setattr("ingest.store.load_embedder", lambda *_a, **_k: embedder)  # reuse the loaded model
     settings = make_settings(tmp_path / "served")
     app = create_app(settings, public_url="http://127.0.0.1:9999")
     with open_client(app) as c:
-        assert {k: v for k, v in c.get("/health").json().items() if k in ("status", "documents", "chunks")} == {
+        assert {
+            k: v for k, v in c.get("/health").json().items() if k in ("status", "documents", "chunks")
+        } == {
             "status": "ok",
             "documents": 0,
             "chunks": 0,

@@ -13,7 +13,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
@@ -25,12 +24,6 @@ V1 = b"# Cobalamin dosing\n\nInfants with B12 deficiency receive hydroxocobalami
 V2 = b"# Cobalamin dosing\n\nInfants with B12 deficiency receive hydroxocobalamin 1000 micrograms weekly.\n"
 V3 = b"# Cobalamin dosing\n\nInfants with B12 deficiency receive hydroxocobalamin 500 micrograms weekly.\n"
 COUNTS = ("added", "updated", "unchanged", "removed")
-
-
-@pytest.fixture(autouse=True)
-def _reuse_loaded_model(monkeypatch: pytest.MonkeyPatch, embedder: Any) -> None:
-    """The CLI and the app each build their own store; hand them the session's model."""
-    monkeypatch.setattr("ingest.store.load_embedder", lambda *_a, **_k: embedder)
 
 
 @contextmanager

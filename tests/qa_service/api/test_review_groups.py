@@ -1,4 +1,5 @@
-"""Repeated asks form one review group; one review covers it; with named keys the reviewer is the key's holder."""
+"""Repeated asks form one review group; one review covers it; with named keys the reviewer is the key's
+holder."""
 
 from __future__ import annotations
 

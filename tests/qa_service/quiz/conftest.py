@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -48,7 +47,7 @@ def gift_unescape(text: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def quiz(corpus_engine: Any) -> Iterator[list[Any]]:
+def quiz(corpus_engine: Any) -> list[Any]:
     from qa_service.quiz import build_quiz
 
-    yield build_quiz(corpus_engine, TOPIC, n=10, seed=0)
+    return build_quiz(corpus_engine, TOPIC, n=10, seed=0)

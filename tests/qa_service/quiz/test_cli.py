@@ -15,12 +15,6 @@ from tests.qa_service.quiz.conftest import TOPIC, parse_gift
 _register_optional_commands()
 
 
-@pytest.fixture(autouse=True)
-def _reuse_loaded_model(monkeypatch: pytest.MonkeyPatch, embedder: Any) -> None:
-    """The CLI builds its own store; hand it the session's model instead of loading it again."""
-    monkeypatch.setattr("ingest.store.load_embedder", lambda *_a, **_k: embedder)
-
-
 @pytest.fixture
 def data_dir(corpus_engine: Any) -> Path:
     """The session store over corpus/ (the data-dir lock is re-entrant within a process; quiz only reads)."""

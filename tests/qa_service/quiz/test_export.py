@@ -47,7 +47,7 @@ def test_gift_escapes_special_characters() -> None:
 def test_gift_parses_and_keeps_the_key_and_citation(quiz: list[Any]) -> None:
     questions = parse_gift(to_gift(quiz, TOPIC))
     assert len(questions) == len(quiz)
-    for q, it in zip(questions, quiz):
+    for q, it in zip(questions, quiz, strict=True):
         right = [a for a in q["answers"] if a["mark"] == "="]
         assert len(right) == 1 and len(q["answers"]) == len(it.options)
         assert gift_unescape(right[0]["text"]) == it.options[it.answer_index]
@@ -76,7 +76,7 @@ def test_qti_package_parses(quiz: list[Any], tmp_path: Path) -> None:
         assert manifest.tag == f"{{{CP_NS}}}manifest"
         resources = manifest.findall(f".//{{{CP_NS}}}resource")
         assert len(resources) == len(quiz)
-        for res, it in zip(resources, quiz):
+        for res, it in zip(resources, quiz, strict=True):
             assert res.get("type") == "imsqti_item_xmlv2p1" and res.get("href") in names
             root = ET.fromstring(zf.read(res.get("href")))
             assert root.tag == f"{{{QTI_NS}}}assessmentItem"
@@ -96,7 +96,7 @@ def test_qti_package_parses(quiz: list[Any], tmp_path: Path) -> None:
 def test_csv_has_one_row_per_item(quiz: list[Any]) -> None:
     rows = list(csv.DictReader(io.StringIO(to_csv(quiz))))
     assert len(rows) == len(quiz)
-    for row, it in zip(rows, quiz):
+    for row, it in zip(rows, quiz, strict=True):
         assert row["id"] == it.id and row["stem"] == it.stem
         assert row["answer"] == LETTERS[it.answer_index]
         assert row[f"option_{row['answer'].lower()}"] == it.options[it.answer_index]

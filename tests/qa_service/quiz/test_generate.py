@@ -1,4 +1,5 @@
-"""Items built from the demo corpus: grounded keys, wrong distractors, passed checks, determinism, refusals."""
+"""Items built from the demo corpus: grounded keys, wrong distractors, passed checks, determinism,
+refusals."""
 
 from __future__ import annotations
 

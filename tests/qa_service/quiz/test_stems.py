@@ -16,24 +16,55 @@ from qa_service.quiz.targets import entity_targets
 
 # (corpus, sentence, quantity asked, expected question)
 QUANTITY_CASES = [
-    ("seed", "Hematological abnormalities may resolve within 1-2 weeks.", "1-2 weeks",
-     "Within how many weeks may hematological abnormalities resolve?"),
-    ("seed", "Significant improvement in B12 levels can be expected after 1 month of appropriate therapy.",
-     "1 month", "After how many months of appropriate therapy can significant improvement in B12 levels be expected?"),
-    ("nih", "Adults need 2.4 mcg of vitamin B12 daily.", "2.4 mcg",
-     "What amount of vitamin B12 do adults need daily?"),
-    ("medquad", "About 20% of people with celiac disease have iron-deficiency anemia.", "20%",
-     "What percentage of people with celiac disease have iron-deficiency anemia?"),
-    ("seniorhealth", "Shingles pain usually lasts for 3 to 5 weeks.", "3 to 5 weeks",
-     "For how many weeks does shingles pain usually last?"),
-    ("pubmedqa", "The median follow-up was 36 months in the surgical group.", "36 months",
-     "What was the median follow-up in the surgical group?"),
+    (
+        "seed",
+        "Hematological abnormalities may resolve within 1-2 weeks.",
+        "1-2 weeks",
+        "Within how many weeks may hematological abnormalities resolve?",
+    ),
+    (
+        "seed",
+        "Significant improvement in B12 levels can be expected after 1 month of appropriate therapy.",
+        "1 month",
+        "After how many months of appropriate therapy can significant improvement in B12 levels be expected?",
+    ),
+    (
+        "nih",
+        "Adults need 2.4 mcg of vitamin B12 daily.",
+        "2.4 mcg",
+        "What amount of vitamin B12 do adults need daily?",
+    ),
+    (
+        "medquad",
+        "About 20% of people with celiac disease have iron-deficiency anemia.",
+        "20%",
+        "What percentage of people with celiac disease have iron-deficiency anemia?",
+    ),
+    (
+        "seniorhealth",
+        "Shingles pain usually lasts for 3 to 5 weeks.",
+        "3 to 5 weeks",
+        "For how many weeks does shingles pain usually last?",
+    ),
+    (
+        "pubmedqa",
+        "The median follow-up was 36 months in the surgical group.",
+        "36 months",
+        "What was the median follow-up in the surgical group?",
+    ),
 ]
 
 ENTITY_CASES = [
-    ("nih", "Pernicious anemia is caused by a lack of intrinsic factor.", "Which of the following causes pernicious anemia?"),
-    ("medquad", "Intraocular pressure depends on a balance between fluid entering and leaving the eyes.",
-     "Which of the following depends on a balance between fluid entering and leaving the eyes?"),
+    (
+        "nih",
+        "Pernicious anemia is caused by a lack of intrinsic factor.",
+        "Which of the following causes pernicious anemia?",
+    ),
+    (
+        "medquad",
+        "Intraocular pressure depends on a balance between fluid entering and leaving the eyes.",
+        "Which of the following depends on a balance between fluid entering and leaving the eyes?",
+    ),
 ]
 
 # Sentences whose subject is what the sentence talks about, not a fact it states, or points elsewhere:
@@ -63,7 +94,10 @@ BROKEN = [
     "Symptoms resolve within two days.",
     # issue 11, the consumer pages: a pronoun with no antecedent, a stranded relative clause, a gap
     "According to “COPD”, which of the following can also cause it?",
-    "According to “Glaucoma”, which of the following who have this form of surgery may need to keep taking drugs?",
+    (
+        "According to “Glaucoma”, which of the following who have this form of surgery "
+        "may need to keep taking drugs?"
+    ),
     "If you have diabetes, what are your recommended levels a systolic blood pressure of or lower?",
     "Which value completes the statement: “The other _____ of cases result from a new mutation”?",
     "Which term completes the statement: “These medicines may also help prevent _____”?",
@@ -127,7 +161,10 @@ def test_a_cloze_is_a_whole_statement() -> None:
 
 
 def test_no_question_from_a_negated_or_two_clause_sentence() -> None:
-    for sentence in ("Symptoms do not resolve within 2 weeks.", "Fever lasts 3 days and the rash lasts 2 weeks."):
+    for sentence in (
+        "Symptoms do not resolve within 2 weeks.",
+        "Fever lasts 3 days and the rash lasts 2 weeks.",
+    ):
         doc = parse(sentence)
         a = find_amounts(sentence)[0]
         assert question(doc, target_tokens(doc, *a.span), quantity_wh(a, False) or "") is None

@@ -87,7 +87,9 @@ def pages_engine(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> Ite
     engine.close()
 
 
-@pytest.mark.parametrize(("topic", "page"), [("pernicious anemia", "pa-mqp00017.md"), ("celiac disease", "cd-mqp00931.md")])
+@pytest.mark.parametrize(
+    ("topic", "page"), [("pernicious anemia", "pa-mqp00017.md"), ("celiac disease", "cd-mqp00931.md")]
+)
 def test_items_stay_on_their_topic(pages_engine: Any, topic: str, page: str) -> None:
     report = build_report(pages_engine, topic, n=5, seed=0)
     items = report.items
@@ -95,14 +97,18 @@ def test_items_stay_on_their_topic(pages_engine: Any, topic: str, page: str) -> 
     keys = set()
     for it in items:
         cited = it.citations[0]
-        assert cited.source == page, (topic, it.stem, cited.text)  # the iron page is not about pernicious anemia
+        assert cited.source == page, (
+            topic,
+            it.stem,
+            cited.text,
+        )  # the iron page is not about pernicious anemia
         assert "mqp" not in it.stem and TITLES[page] in it.stem  # named by title, never by file name
         assert check_stem(it.stem) is None, it.stem
         assert text_contains(cited.text, it.options[it.answer_index])
         for i, o in enumerate(it.options):
             a = parse_option(o)
             if a is not None and a.pint_unit == "percent":
-                assert 0 <= a.low and a.high <= 100, o  # no impossible share
+                assert a.low >= 0 and a.high <= 100, o  # no impossible share
             if i != it.answer_index:
                 assert not text_contains(cited.text, o)
         keys.add((cited.doc_id, cited.start))
