@@ -35,7 +35,7 @@ if __package__ in (None, ""):  # run as a file: make the repository importable, 
     sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _here]
     sys.path.insert(0, str(_here.parent))
 
-from benchmarks._common import (  # noqa: E402
+from benchmarks._common import (
     DEFAULT_DATA,
     Dataset,
     cached_engine,
@@ -85,10 +85,7 @@ def locate(stored: str, gold: GoldSpan) -> tuple[int, int] | None:
 
 def covered(text: str, span: tuple[int, int], cited: list[tuple[int, int]]) -> bool:
     """Every non-space character of ``text[span]`` lies in one of the ``cited`` spans."""
-    for i in range(*span):
-        if not text[i].isspace() and not any(s <= i < e for s, e in cited):
-            return False
-    return True
+    return all(text[i].isspace() or any(s <= i < e for s, e in cited) for i in range(*span))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -112,6 +109,13 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _in_top5(ranked: list[Any], doc_id: str, span: tuple[int, int] | None) -> bool:
+    """The gold ``span`` of ``doc_id`` lies inside one of the first five ``ranked`` candidates."""
+    return span is not None and any(
+        c.row.doc_id == doc_id and c.row.start <= span[0] and span[1] <= c.row.end for c in ranked[:5]
+    )
+
+
 def run(engine: Any, dataset: Dataset, golds: list[GoldSpan]) -> list[dict[str, Any]]:
     """Ask every question; one result row each."""
     by_source = dataset.key_by_source()
@@ -126,20 +130,14 @@ def run(engine: Any, dataset: Dataset, golds: list[GoldSpan]) -> list[dict[str, 
         cited = [(c.start, c.end) for c in answer.citations if c.doc_id == doc_id]
         passages = engine.search(gold.question, k=5).passages
         _, pool = engine.candidates(gold.question, engine.settings.retrieval.candidates)
-
-        def hit(ranked: list[Any]) -> bool:
-            return bool(span) and any(
-                c.row.doc_id == doc_id and c.row.start <= span[0] and span[1] <= c.row.end for c in ranked[:5]
-            )
-
         row = {
             "qid": gold.qid,
             "found": span is not None,
             "abstained": answer.abstained,
             "cited": bool(span) and not answer.abstained and covered(text, span, cited),
             "retrieved": bool(span) and any(p.doc_id == doc_id and p.start <= span[0] and span[1] <= p.end for p in passages),
-            "bm25": hit(sorted(pool, key=lambda c: -c.lexical)),
-            "dense": hit(sorted(pool, key=lambda c: -c.dense)),
+            "bm25": _in_top5(sorted(pool, key=lambda c: -c.lexical), doc_id, span),
+            "dense": _in_top5(sorted(pool, key=lambda c: -c.dense), doc_id, span),
             "chars": len(answer.answer),
             "statements": len(answer.statements),
         }

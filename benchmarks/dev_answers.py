@@ -24,7 +24,6 @@ length and statements per answer.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 from pathlib import Path
@@ -35,8 +34,8 @@ if __package__ in (None, ""):  # run as a file: make the repository importable, 
     sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _here]
     sys.path.insert(0, str(_here.parent))
 
-from benchmarks._common import DEFAULT_DATA, OUT, load_model, note, print_table, setup_entry_point  # noqa: E402
-from benchmarks.train_ranker import _folder_engine, dev_sets  # noqa: E402
+from benchmarks._common import DEFAULT_DATA, OUT, load_model, note, print_table, setup_entry_point
+from benchmarks.train_ranker import _folder_engine, dev_sets
 
 METRICS = ("key_fact_recall", "evidence_recall", "abstain_recall", "false_abstain_rate", "statement_support")
 

@@ -49,7 +49,7 @@ if __package__ in (None, ""):  # run as a file: make the repository importable, 
     sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _here]
     sys.path.insert(0, str(_here.parent))
 
-from benchmarks._common import (  # noqa: E402
+from benchmarks._common import (
     DEFAULT_DATA,
     OUT,
     REPO,
@@ -60,7 +60,7 @@ from benchmarks._common import (  # noqa: E402
     read_jsonl,
     setup_entry_point,
 )
-from benchmarks.covidqa import covidqa, locate  # noqa: E402
+from benchmarks.covidqa import covidqa, locate
 
 SEED = 0
 GOLD = REPO / "eval" / "gold"
@@ -280,7 +280,7 @@ def _ranker(spec: dict[str, Any]) -> Any:
 
 def rank_metrics(examples: list[Example], probs: list[np.ndarray]) -> dict[str, float]:
     """top-1: the best sentence is positive; any@3: a positive among the best three (questions with a positive)."""
-    pairs = [(e, p) for e, p in zip(examples, probs) if e.y.any()]
+    pairs = [(e, p) for e, p in zip(examples, probs, strict=True) if e.y.any()]
     top1 = np.mean([e.y[int(np.argmax(p))] for e, p in pairs]) if pairs else 0.0
     any3 = np.mean([e.y[np.argsort(-p)[:3]].any() for e, p in pairs]) if pairs else 0.0
     return {"questions": float(len(pairs)), "top1": float(top1), "any@3": float(any3)}
@@ -306,7 +306,7 @@ def out_of_fold(examples: list[Example], kind: str, folds: int = 5) -> list[np.n
 def answer_matrix(examples: list[Example], probs: list[np.ndarray]) -> np.ndarray:
     from qa_service.ranker import answer_features
 
-    return np.vstack([answer_features(e.question, p, e.dense, e.chunk_dense, e.stems) for e, p in zip(examples, probs)])
+    return np.vstack([answer_features(e.question, p, e.dense, e.chunk_dense, e.stems) for e, p in zip(examples, probs, strict=True)])
 
 
 def choose_threshold(conf: np.ndarray, examples: list[Example], max_false: float) -> float:
@@ -350,7 +350,7 @@ def simulate(examples: list[Example], probs: list[np.ndarray], floor: float, rel
         found = total = 0
         n_statements: list[int] = []
         chars: list[int] = []
-        for e, p in zip(examples, probs):
+        for e, p in zip(examples, probs, strict=True):
             if e.set_name != name or not e.real or not e.answerable or not len(p):
                 continue
             order = np.argsort(-p)
@@ -431,7 +431,7 @@ def main(argv: list[str] | None = None) -> int:
         abstention_table(confidence, examples, sorted({0.3, 0.4, threshold, 0.5, 0.6})),
     )
     print_table("Abstention weights (standardised)", ["signal", "weight"],
-                sorted(zip(ANSWER_FEATURES, abst["coef"]), key=lambda fw: -abs(fw[1])))
+                sorted(zip(ANSWER_FEATURES, abst["coef"], strict=True), key=lambda fw: -abs(fw[1])))
     note(f"abstention threshold: {threshold:.3f}")
     if args.cv_only:
         return 0
@@ -448,12 +448,12 @@ def main(argv: list[str] | None = None) -> int:
     note(f"wrote {kind} ranker to {args.out}")
     if kind == "logreg":
         print_table("Ranker weights (standardised features)", ["feature", "weight"],
-                    sorted(zip(spec["features"], spec["coef"]), key=lambda fw: -abs(fw[1])))
+                    sorted(zip(spec["features"], spec["coef"], strict=True), key=lambda fw: -abs(fw[1])))
     else:
         booster = _ranker(spec)._booster
         gains = booster.feature_importance(importance_type="gain")
         print_table("Ranker feature importance (LightGBM gain, share)", ["feature", "gain"],
-                    sorted(zip(spec["features"], gains / gains.sum()), key=lambda fw: -fw[1]))
+                    sorted(zip(spec["features"], gains / gains.sum(), strict=True), key=lambda fw: -fw[1]))
     return 0
 
 

@@ -46,10 +46,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from eval.judge import judge_support
 from eval.matching import fact_stated, quote_in, source_matches, spans_overlap
 from eval.models import CitationResult, GoldItem, QuestionResult, StatementResult
 from qa_service.models import Answer, Passage
-from eval.judge import judge_support
 
 logger = logging.getLogger(__name__)
 

@@ -32,8 +32,8 @@ import numpy as np
 from ingest.chunking import split_sentences
 from qa_service.quantities import dimension, find_quantities, numbers_in
 from qa_service.question import QuestionAnalysis, analyse_question, normalised_stems, word_stems
-from qa_service.ranker import Candidate as RankInput
 from qa_service.ranker import ANSWER_FEATURES, SentenceFacts, answer_features, featurize, load_ranker
+from qa_service.ranker import Candidate as RankInput
 from qa_service.retrieval import Candidate
 from qa_service.text import function_words as function_words_lower
 from qa_service.text import stopword_stems
@@ -84,7 +84,7 @@ class Sentence:
     index: int = 0  # the sentence's number in its document
     first_in_section: bool = False
     facts: SentenceFacts | None = field(default=None, repr=False)
-    merged: list["Sentence"] = field(default_factory=list)
+    merged: list[Sentence] = field(default_factory=list)
     stored_vector: np.ndarray | None = field(default=None, repr=False)  # pooled at ingest
     vector: np.ndarray | None = field(default=None, repr=False)
 
@@ -319,7 +319,7 @@ class ExtractiveComposer:
         if todo:
             if len(self._vector_cache) + len(todo) > VECTOR_CACHE_SIZE:
                 self._vector_cache = {}
-            for s, v in zip(todo, self.embedder.encode([clean_statement_text(s.text) for s in todo])):
+            for s, v in zip(todo, self.embedder.encode([clean_statement_text(s.text) for s in todo]), strict=True):
                 s.vector = self._vector_cache[s.key] = v
 
     def _heading_vectors(self, headings: Sequence[str]) -> dict[str, np.ndarray]:
@@ -335,7 +335,7 @@ class ExtractiveComposer:
         if todo:
             if len(self._vector_cache) + len(todo) > VECTOR_CACHE_SIZE:
                 self._vector_cache = {}
-            for h, v in zip(todo, self.embedder.encode(todo)):
+            for h, v in zip(todo, self.embedder.encode(todo), strict=True):
                 out[h] = self._vector_cache[("heading", h)] = v
         return out
 
@@ -381,11 +381,11 @@ class ExtractiveComposer:
                 )
             )
         self._neighbours(sents, inputs, query_vector)
-        X = featurize(q, inputs)
-        probs = self.ranker.predict(X) if self.ranker is not None else np.zeros(len(sents))
-        for s, p in zip(sents, probs):
+        features = featurize(q, inputs)
+        probs = self.ranker.predict(features) if self.ranker is not None else np.zeros(len(sents))
+        for s, p in zip(sents, probs, strict=True):
             s.score = float(p)
-        return Scored(q, query_vector, sents, inputs, X, probs)
+        return Scored(q, query_vector, sents, inputs, features, probs)
 
     def _neighbour_terms(self, q: QuestionAnalysis, sents: Sequence[Sentence], index: LexicalSnapshot) -> None:
         """A question word the corpus never uses ("baby", "labs", "mum") also matches the words of the
@@ -407,10 +407,10 @@ class ExtractiveComposer:
         if not words:
             return
         vectors = self._word_vectors([t.word.lower() for t in missing] + words)
-        V = np.stack([vectors[w] for w in words])
+        word_matrix = np.stack([vectors[w] for w in words])
         found: list[str] = []
         for t in missing:
-            sims = V @ vectors[t.word.lower()]
+            sims = word_matrix @ vectors[t.word.lower()]
             best = [int(i) for i in np.argsort(-sims)[:2] if sims[i] >= a.neighbour_similarity]
             if best:
                 t.neighbours = tuple(words[i] for i in best)
@@ -432,7 +432,7 @@ class ExtractiveComposer:
         if todo:
             if len(self._vector_cache) + len(todo) > VECTOR_CACHE_SIZE:
                 self._vector_cache = {}
-            for w, v in zip(todo, self.embedder.encode(todo)):
+            for w, v in zip(todo, self.embedder.encode(todo), strict=True):
                 out[w] = self._vector_cache[("word", w)] = v
         return out
 
@@ -440,7 +440,7 @@ class ExtractiveComposer:
         """Each candidate's neighbours in the document: their similarity to the question and their words
         (an answer often follows the sentence that names what the question is about)."""
         views = self._views([s.doc_id for s in sents])
-        for s, inp in zip(sents, inputs):
+        for s, inp in zip(sents, inputs, strict=True):
             view = views[s.doc_id]
             window: set[str] = set()
             for j, attr in ((s.index - 1, "prev_dense"), (s.index + 1, "next_dense")):
@@ -467,7 +467,6 @@ class ExtractiveComposer:
         When its generation moved, a document may have been re-ingested, and the
         cached texts and vectors are dropped.
         """
-        a = self.settings.answer
         scored = self.score(question, query_vector, cands, index)
         q = scored.question
         ranked = sorted(scored.sentences, key=lambda s: (-s.score, s.doc_id, s.start))
@@ -518,7 +517,7 @@ class ExtractiveComposer:
             q, [s.score for s in ranked], [s.dense for s in ranked], [s.chunk_dense for s in ranked],
             [s.stems | (normalised_stems(s.context) if s.context else frozenset()) for s in ranked],
         )
-        signals = dict(zip(ANSWER_FEATURES, (float(v) for v in x)))
+        signals = dict(zip(ANSWER_FEATURES, (float(v) for v in x), strict=True))
         if self.ranker is None:
             raise RuntimeError("no sentence ranker: run `python -m benchmarks.train_ranker` (qa_service/data/ranker.json)")
         value = self.ranker.answerable(x)
@@ -541,7 +540,7 @@ def _looks_like_title(text: str) -> bool:
     """A title line ("Vitamin B12 Deficiency in Infants: Clinical Manifestations, ...") states nothing."""
     if re.search(r"[.!?]$", text):
         return False
-    words = re.findall(r"[A-Za-z][\w'-]*", text)
+    words: list[str] = re.findall(r"[A-Za-z][\w'-]*", text)
     long_words = [w for w in words if len(w) > 3]
     if len(long_words) < 3:
         return False
@@ -553,9 +552,9 @@ def _near_duplicate(a: Sentence, b: Sentence) -> bool:
     if a.doc_id == b.doc_id and not (a.end <= b.start or b.end <= a.start):
         return True
     same = False
-    if a.stems and b.stems and len(a.stems & b.stems) / len(a.stems | b.stems) >= 0.6:
-        same = True
-    elif a.vector is not None and b.vector is not None and float(np.dot(a.vector, b.vector)) >= 0.92:
+    if (a.stems and b.stems and len(a.stems & b.stems) / len(a.stems | b.stems) >= 0.6) or (
+        a.vector is not None and b.vector is not None and float(np.dot(a.vector, b.vector)) >= 0.92
+    ):
         same = True
     if not same:
         return False

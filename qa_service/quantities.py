@@ -106,7 +106,7 @@ def unit_registry() -> Any:
     """The one pint registry of the process (building one costs about half a second)."""
     import pint
 
-    ureg = pint.UnitRegistry()
+    ureg: pint.UnitRegistry[Any] = pint.UnitRegistry()
     ureg.define("international_unit = [international_unit] = IU")
     return ureg
 
@@ -146,7 +146,7 @@ def _read_unit(unit: str) -> tuple[str, str] | None:
         return None
     try:
         q = unit_registry().Quantity(1.0, _pint_expression(unit))
-    except Exception:  # noqa: BLE001 - pint raises several unrelated types for text it cannot read
+    except Exception:  # pint raises several unrelated types for text it cannot read
         return None
     dims = dict(q.dimensionality)
     if any(d not in _ALLOWED_DIMENSIONS or not float(e).is_integer() for d, e in dims.items()):
@@ -157,10 +157,7 @@ def _read_unit(unit: str) -> tuple[str, str] | None:
 def _unit_prefixes(unit: str) -> list[str]:
     """The unit and its shorter readings, longest first ("mg/kg/day", "mg/kg", "mg")."""
     parts = re.split(r"(\s*/\s*|\s+per\s+)", unit)
-    out = []
-    for n in range(len(parts), 0, -2):
-        out.append("".join(parts[:n]).strip())
-    return out
+    return ["".join(parts[:n]).strip() for n in range(len(parts), 0, -2)]
 
 
 def _parse_quantities(text: str) -> tuple[Quantity, ...]:
@@ -186,7 +183,7 @@ def _parse_quantities(text: str) -> tuple[Quantity, ...]:
         if pint_unit is None:
             first = re.match(r"[A-Za-z]+", raw_unit)
             noun = first.group(0) if first else ""
-            if not noun or noun.lower() in _function_words() or len(noun) < 3 or words and not noun.islower():
+            if not noun or noun.lower() in _function_words() or len(noun) < 3 or (words and not noun.islower()):
                 continue
             unit = noun
         if words and pint_unit is None:
@@ -244,7 +241,7 @@ def _base_factor(pint_unit: str) -> tuple[str, float] | None:
     """(dimensionality, factor to base units) of a pint unit."""
     try:
         q = unit_registry().Quantity(1.0, pint_unit).to_base_units()
-    except Exception:  # noqa: BLE001
+    except Exception:  # pint raises several unrelated types
         return None
     return str(q.dimensionality), float(q.magnitude)
 
@@ -299,7 +296,7 @@ def convert(value: float, unit: str, to: str) -> float | None:
     """``value`` in ``unit`` expressed in ``to``; None when the units are incompatible or unknown."""
     try:
         return float(unit_registry().Quantity(value, _pint_expression(unit)).to(_pint_expression(to)).magnitude)
-    except Exception:  # noqa: BLE001
+    except Exception:  # pint raises several unrelated types
         return None
 
 

@@ -14,6 +14,7 @@ by its grammar (it opens with an auxiliary verb).
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -35,14 +36,14 @@ COMMON_ZIPF = 4.5
 @lru_cache(maxsize=65536)
 def spelling_variants(word: str) -> tuple[str, ...]:
     """The word and its other (British / American) spelling, lower case."""
-    from breame.spelling import get_american_spelling, get_british_spelling
+    from breame.spelling import get_american_spelling, get_british_spelling  # type: ignore[import-untyped]
 
     w = word.lower()
     out = {w}
     for fn in (get_american_spelling, get_british_spelling):
         try:
             v = fn(w)
-        except Exception:  # noqa: BLE001 - breame raises on odd input; the word stands as it is
+        except Exception:  # breame raises on odd input; the word stands as it is
             continue
         if v and v.isalpha():
             out.add(v.lower())
@@ -81,7 +82,7 @@ def unit_spellings(word: str) -> frozenset[str]:
     ureg = unit_registry()
     try:
         unit = ureg.parse_units(w)
-    except Exception:  # noqa: BLE001 - not a unit
+    except Exception:  # pint's parse errors: not a unit
         return frozenset()
     if len(unit._units) != 1 or str(unit.dimensionality) not in {"[mass]", "[length] ** 3", "[time]", "[substance]"}:
         return frozenset()
@@ -176,8 +177,8 @@ def analyse_question(question: str) -> QuestionAnalysis:
     terms: list[Term] = []
     seen: dict[frozenset[str], int] = {}
     index_of_word: list[int | None] = []
-    for w, lw in zip(words, lowered):
-        lw = re.sub(r"['’]s$", "", lw)  # the infant's -> infant
+    for w, low in zip(words, lowered, strict=True):
+        lw = re.sub(r"['’]s$", "", low)  # the infant's -> infant
         if lw in stop or lw in _WH or len(lw) < 2 or lw.isdigit():
             index_of_word.append(None)
             continue
@@ -226,7 +227,7 @@ def _parts(words: list[str], lowered: list[str], index_of_word: list[int | None]
         return [list(range(n_terms))]
     bounds = [0, *cuts, len(words)]
     parts: list[list[int]] = []
-    for a, b in zip(bounds, bounds[1:]):
+    for a, b in itertools.pairwise(bounds):
         idx = sorted({j for j in index_of_word[a:b] if j is not None})
         if idx:
             parts.append(idx)

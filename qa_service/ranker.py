@@ -207,7 +207,7 @@ def answer_features(q: QuestionAnalysis, probs: Sequence[float], dense: Sequence
                     chunk_dense: Sequence[float], stems: Sequence[frozenset[str]]) -> np.ndarray:
     """Question-level signals for abstention, from the candidates ranked best first."""
     order = np.argsort(-np.asarray(probs, dtype=np.float64)) if len(probs) else np.zeros(0, dtype=int)
-    p = [float(probs[i]) for i in order]
+    p = [float(probs[int(i)]) for i in order]
     top = [int(i) for i in order[:3]]
     words: set[str] = set().union(*(stems[i] for i in top)) if top else set()
     total = sum(t.idf for t in q.terms)
@@ -249,7 +249,8 @@ class SentenceRanker:
         if self.kind == "logreg":
             self._logreg = _LogReg(spec)
         elif self.kind == "lightgbm":
-            import lightgbm
+            # the optional `train` extra; typed or not, present or not, mypy need not follow it
+            import lightgbm  # type: ignore[import-not-found, import-untyped, unused-ignore]
 
             self._booster = lightgbm.Booster(model_str=spec["model"])
         else:
@@ -285,7 +286,7 @@ class _LogReg:
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         z = ((X - self._mean) / self._scale) @ self._coef + self._intercept
-        return 1.0 / (1.0 + np.exp(-z))
+        return np.asarray(1.0 / (1.0 + np.exp(-z)))
 
 
 @lru_cache(maxsize=4)

@@ -27,7 +27,15 @@ import numpy as np
 
 from ingest.chunking import split_sentences
 from ingest.lexical import stem_terms
-from qa_service.quantities import Quantity, base_range, dimension, find_quantities, format_number, numbers_in, within
+from qa_service.quantities import (
+    Quantity,
+    base_range,
+    dimension,
+    find_quantities,
+    format_number,
+    numbers_in,
+    within,
+)
 from qa_service.quantities import unit_registry as unit_registry  # re-exported: one registry per process
 from qa_service.text import content_stems
 
@@ -167,7 +175,7 @@ def _clause_words(text: str, quantities: list[Quantity]) -> list[dict[str, float
         brk = _CLAUSE_BREAK.search(right)
         right = right[: brk.start()] if brk else right
         head = content_stems(left)
-        words = {w: 1.0 for w in content_stems(right)}
+        words = dict.fromkeys(content_stems(right), 1.0)
         for w in head:
             words[w] = 1.0 / len(head) if i == 0 else 1.0  # the first head weighs one word in all
         if not head and heads:
@@ -194,7 +202,7 @@ def _subjects_kept(statement: str, evidence: str, sentences: list[str]) -> str |
         if len(ev_q) < 2:
             continue
         ev_words = _clause_words(sentence, ev_q)
-        for q, words in zip(st_q, st_words):
+        for q, words in zip(st_q, st_words, strict=True):
             matched = [i for i, e in enumerate(ev_q) if _same_or_within(q, e)]
             if not matched:
                 continue

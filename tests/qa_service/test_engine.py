@@ -78,7 +78,7 @@ def test_statements_are_inside_their_citation_spans_and_markers_resolve(answers:
     for answer in answers.values():
         ids = [c.id for c in answer.citations]
         assert ids == list(range(1, len(ids) + 1))
-        assert set(int(n) for n in re.findall(r"\[(\d+)\]", answer.answer)) <= set(ids)
+        assert {int(n) for n in re.findall(r"\[(\d+)\]", answer.answer)} <= set(ids)
         if answer.abstained:
             continue
         assert 1 <= len(answer.statements) <= 8

@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from qa_service.answering import clean_statement_text
-from qa_service.verify import check_support, extract_quantities, find_conflicts, normalise_for_match, statement_supported
+from qa_service.verify import (
+    check_support,
+    extract_quantities,
+    find_conflicts,
+    normalise_for_match,
+    statement_supported,
+)
 
 STORES_MG = "An infant of a vitamin B12-replete mother has hepatic stores of 25 mg of vitamin B12 at birth."
 STORES_UG = "Unlike adults, infants have limited hepatic B12 stores (approximately 25-30 μg at birth) and higher demands."
