@@ -64,7 +64,9 @@ def covidqa(data: Path) -> tuple[Dataset, list[GoldSpan]]:
     """The 35 dev articles (as stored: the upstream ``text``) and their questions."""
     docs = {r["doc_id"]: r["text"] for r in read_jsonl(data / "covidqa-dev" / "corpus.jsonl")}
     spans = [
-        GoldSpan(r["id"], r["question"], r["gold_doc_id"], r["answer_text"], r["answer_start"], r["answer_end"])
+        GoldSpan(
+            r["id"], r["question"], r["gold_doc_id"], r["answer_text"], r["answer_start"], r["answer_end"]
+        )
         for r in read_jsonl(data / "covidqa-dev" / "questions.jsonl")
         if r["gold_doc_id"] in docs
     ]
@@ -89,7 +91,9 @@ def covered(text: str, span: tuple[int, int], cited: list[tuple[int, int]]) -> b
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--limit", type=int, default=None, help="Only the first N questions.")
     parser.add_argument("--rebuild", action="store_true")
@@ -135,7 +139,8 @@ def run(engine: Any, dataset: Dataset, golds: list[GoldSpan]) -> list[dict[str, 
             "found": span is not None,
             "abstained": answer.abstained,
             "cited": bool(span) and not answer.abstained and covered(text, span, cited),
-            "retrieved": bool(span) and any(p.doc_id == doc_id and p.start <= span[0] and span[1] <= p.end for p in passages),
+            "retrieved": bool(span)
+            and any(p.doc_id == doc_id and p.start <= span[0] and span[1] <= p.end for p in passages),
             "bm25": _in_top5(sorted(pool, key=lambda c: -c.lexical), doc_id, span),
             "dense": _in_top5(sorted(pool, key=lambda c: -c.dense), doc_id, span),
             "chars": len(answer.answer),

@@ -72,7 +72,9 @@ def evaluate(name: str, gold_files: list[Path], corpus: Path, embedder: Any) -> 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--sets", default="seeds,consumer,nih,silver")
     parser.add_argument("--silver-sample", type=int, default=200)
@@ -87,7 +89,8 @@ def main(argv: list[str] | None = None) -> int:
     for name, gold_files, corpus in sets:
         note(f"{name}: {', '.join(g.name for g in gold_files)}")
         rows += evaluate(name, gold_files, corpus, embedder)
-    headers = ["set", "gold", "n", "key facts", "evidence", "abstain rec", "false abst", "support", "med chars", "med stmts"]
+    headers = ["set", "gold", "n", "key facts", "evidence", "abstain rec", "false abst", "support",
+               "med chars", "med stmts"]
     print_table("Dev answers (eval harness metrics; None = not defined for this set)", headers,
                 [tuple("-" if v is None else v for v in r) for r in rows])
     return 0

@@ -2,8 +2,10 @@
 
 Run from the repository root (one deterministic command)::
 
-    .venv/bin/python -m benchmarks.train_ranker              # fit, cross-validate, write qa_service/data/ranker.json
-    .venv/bin/python -m benchmarks.train_ranker --cv-only    # report cross-validation, write nothing
+    .venv/bin/python -m benchmarks.train_ranker            # fit, cross-validate, write the ranker
+    .venv/bin/python -m benchmarks.train_ranker --cv-only  # report cross-validation, write nothing
+
+(the ranker is written to qa_service/data/ranker.json)
 
 Training questions (never ``eval/gold/corpus.jsonl``, the frozen test set):
 - COVID-QA dev (``../shared/data/covidqa-dev``, 542 questions over 35 long articles):
@@ -94,9 +96,18 @@ class Example:
         self.X = featurize(self.question, self.inputs)
 
 
-def _example(set_name: str, qid: str, group: str, scored: Any, y: np.ndarray, answerable: bool, real: bool = True,
-             targets: list[list[int]] | None = None, need_all: bool = False,
-             gold_answers: list[str] | None = None) -> Example:
+def _example(
+    set_name: str,
+    qid: str,
+    group: str,
+    scored: Any,
+    y: np.ndarray,
+    answerable: bool,
+    real: bool = True,
+    targets: list[list[int]] | None = None,
+    need_all: bool = False,
+    gold_answers: list[str] | None = None,
+) -> Example:
     from qa_service.question import normalised_stems
 
     sents = scored.sentences
@@ -137,11 +148,13 @@ def collect_covidqa(data: Path, embedder: Any) -> list[Example]:
                 continue
             group = f"covid:{gold.doc_key}"
             scored = _score(engine, gold.question)
-            y = np.array([float(s.doc_id == doc_id and s.start < span[1] and span[0] < s.end) for s in scored.sentences])
-            out.append(_example("covidqa", gold.qid, group, scored, y, True, targets=[list(np.flatnonzero(y))],
-                                need_all=True, gold_answers=[gold.answer]))
+            y = np.array([float(s.doc_id == doc_id and s.start < span[1] and span[0] < s.end)
+                          for s in scored.sentences])
+            out.append(_example("covidqa", gold.qid, group, scored, y, True,
+                                targets=[list(np.flatnonzero(y))], need_all=True, gold_answers=[gold.answer]))
             removed = _score(engine, gold.question, drop_doc=doc_id)
-            out.append(_example("covidqa", gold.qid + "-removed", group, removed, np.zeros(len(removed.sentences)), False, real=False))
+            out.append(_example("covidqa", gold.qid + "-removed", group, removed,
+                                np.zeros(len(removed.sentences)), False, real=False))
             if n % 100 == 0:
                 note(f"covidqa: {n}/{len(golds)}")
     finally:
@@ -149,7 +162,9 @@ def collect_covidqa(data: Path, embedder: Any) -> list[Example]:
     return out
 
 
-def dev_sets(data: Path, wanted: Iterable[str] = ("seeds", "consumer", "nih")) -> list[tuple[str, list[Path], Path]]:
+def dev_sets(
+    data: Path, wanted: Iterable[str] = ("seeds", "consumer", "nih")
+) -> list[tuple[str, list[Path], Path]]:
     """(set name, dev gold files, corpus folder) of every dev set whose corpus can be built here."""
     from eval.datasets.consumer import build_consumer
     from eval.datasets.nih import build_nih
@@ -157,8 +172,17 @@ def dev_sets(data: Path, wanted: Iterable[str] = ("seeds", "consumer", "nih")) -
     wanted = set(wanted)
     out: list[tuple[str, list[Path], Path]] = []
     if "seeds" in wanted:
-        out.append(("seeds", [GOLD / "dev.jsonl", GOLD / "dev_unanswerable.jsonl", GOLD / "dev_clinician.jsonl"], REPO / "corpus"))
-    builders = {"consumer": (build_consumer, GOLD / "dev_consumer.jsonl"), "nih": (build_nih, GOLD / "dev_nih.jsonl")}
+        out.append(
+            (
+                "seeds",
+                [GOLD / "dev.jsonl", GOLD / "dev_unanswerable.jsonl", GOLD / "dev_clinician.jsonl"],
+                REPO / "corpus",
+            )
+        )
+    builders = {
+        "consumer": (build_consumer, GOLD / "dev_consumer.jsonl"),
+        "nih": (build_nih, GOLD / "dev_nih.jsonl"),
+    }
     for name, (build, gold_file) in builders.items():
         if name not in wanted or not (data / "medquad").is_dir():
             continue
@@ -184,8 +208,12 @@ def collect_gold(gold_paths: list[Path], corpus: Path, set_name: str, embedder: 
                 sents = scored.sentences
                 if quotes:
                     targets = [
-                        [i for i, s in enumerate(sents) if normalise_quote(q["quote"]) in normalise_quote(s.text)
-                         and docs.get(q.get("source") or "", s.doc_id) == s.doc_id]
+                        [
+                            i
+                            for i, s in enumerate(sents)
+                            if normalise_quote(q["quote"]) in normalise_quote(s.text)
+                            and docs.get(q.get("source") or "", s.doc_id) == s.doc_id
+                        ]
                         for q in quotes
                     ]
                 else:
@@ -279,7 +307,8 @@ def _ranker(spec: dict[str, Any]) -> Any:
 
 
 def rank_metrics(examples: list[Example], probs: list[np.ndarray]) -> dict[str, float]:
-    """top-1: the best sentence is positive; any@3: a positive among the best three (questions with a positive)."""
+    """top-1: the best sentence is positive; any@3: a positive among the best three
+    (questions with a positive)."""
     pairs = [(e, p) for e, p in zip(examples, probs, strict=True) if e.y.any()]
     top1 = np.mean([e.y[int(np.argmax(p))] for e, p in pairs]) if pairs else 0.0
     any3 = np.mean([e.y[np.argsort(-p)[:3]].any() for e, p in pairs]) if pairs else 0.0
@@ -287,7 +316,8 @@ def rank_metrics(examples: list[Example], probs: list[np.ndarray]) -> dict[str, 
 
 
 def out_of_fold(examples: list[Example], kind: str, folds: int = 5) -> list[np.ndarray]:
-    """Each example's probabilities from a ranker fitted without its group (every example, answerable or not)."""
+    """Each example's probabilities from a ranker fitted without its group
+    (every example, answerable or not)."""
     from sklearn.model_selection import GroupKFold
 
     from qa_service.ranker import FEATURES
@@ -296,7 +326,9 @@ def out_of_fold(examples: list[Example], kind: str, folds: int = 5) -> list[np.n
     probs: list[np.ndarray] = [np.zeros(0)] * len(examples)
     for train, test in GroupKFold(n_splits=folds).split(np.zeros(len(examples)), groups=groups):
         fit = [examples[i] for i in train if len(examples[i].y)]
-        spec = FITTERS[kind](np.vstack([e.X for e in fit]), np.concatenate([e.y for e in fit]), list(FEATURES))
+        spec = FITTERS[kind](
+            np.vstack([e.X for e in fit]), np.concatenate([e.y for e in fit]), list(FEATURES)
+        )
         model = _ranker(spec)
         for i in test:
             probs[i] = model.predict(examples[i].X)
@@ -306,7 +338,12 @@ def out_of_fold(examples: list[Example], kind: str, folds: int = 5) -> list[np.n
 def answer_matrix(examples: list[Example], probs: list[np.ndarray]) -> np.ndarray:
     from qa_service.ranker import answer_features
 
-    return np.vstack([answer_features(e.question, p, e.dense, e.chunk_dense, e.stems) for e, p in zip(examples, probs, strict=True)])
+    return np.vstack(
+        [
+            answer_features(e.question, p, e.dense, e.chunk_dense, e.stems)
+            for e, p in zip(examples, probs, strict=True)
+        ]
+    )
 
 
 def choose_threshold(conf: np.ndarray, examples: list[Example], max_false: float) -> float:
@@ -314,7 +351,9 @@ def choose_threshold(conf: np.ndarray, examples: list[Example], max_false: float
     among the answerable questions of *every* dev corpus: a user's corpus may look like any of them."""
     sets = sorted({e.set_name for e in examples})
     answerable = {
-        name: np.array([conf[i] for i, e in enumerate(examples) if e.set_name == name and e.real and e.answerable])
+        name: np.array(
+            [conf[i] for i, e in enumerate(examples) if e.set_name == name and e.real and e.answerable]
+        )
         for name in sets
     }
     best = 0.0
@@ -324,7 +363,9 @@ def choose_threshold(conf: np.ndarray, examples: list[Example], max_false: float
     return best
 
 
-def abstention_table(conf: np.ndarray, examples: list[Example], thresholds: Iterable[float]) -> list[tuple[Any, ...]]:
+def abstention_table(
+    conf: np.ndarray, examples: list[Example], thresholds: Iterable[float]
+) -> list[tuple[Any, ...]]:
     rows = []
     for t in thresholds:
         for name in sorted({e.set_name for e in examples}):
@@ -360,7 +401,9 @@ def simulate(examples: list[Example], probs: list[np.ndarray], floor: float, rel
             chars.append(sum(e.inputs[i].chars for i in chosen))
             for hits in e.targets:
                 total += 1
-                found += bool(hits) and (set(hits) <= set(chosen) if e.need_all else bool(set(hits) & set(chosen)))
+                found += bool(hits) and (
+                    set(hits) <= set(chosen) if e.need_all else bool(set(hits) & set(chosen))
+                )
         out[name] = {
             "cited": found / total if total else float("nan"),
             "statements": float(np.median(n_statements)) if n_statements else 0.0,
@@ -370,14 +413,20 @@ def simulate(examples: list[Example], probs: list[np.ndarray], floor: float, rel
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--cv-only", action="store_true", help="Report cross-validation; write nothing.")
-    parser.add_argument("--kind", choices=sorted(FITTERS), default=None, help="Model kind (default: best in CV).")
+    parser.add_argument(
+        "--kind", choices=sorted(FITTERS), default=None, help="Model kind (default: best in CV)."
+    )
     parser.add_argument("--out", type=Path, default=REPO / "qa_service" / "data" / "ranker.json")
     parser.add_argument("--sets", default="seeds,consumer,nih,covidqa", help="Comma-separated training sets.")
     parser.add_argument("--max-false-abstain", type=float, default=0.05)
-    parser.add_argument("--reuse", action="store_true", help="Reuse the candidates collected by the last run.")
+    parser.add_argument(
+        "--reuse", action="store_true", help="Reuse the candidates collected by the last run."
+    )
     args = parser.parse_args(argv)
     sets = set(args.sets.split(","))
     setup_entry_point()
@@ -400,7 +449,11 @@ def main(argv: list[str] | None = None) -> int:
             idx = [i for i, e in enumerate(examples) if e.set_name == name and e.answerable and e.real]
             m = rank_metrics([examples[i] for i in idx], [probs[i] for i in idx])
             rows.append((kind, name, int(m["questions"]), m["top1"], m["any@3"]))
-    print_table("Sentence ranker, 5-fold cross-validation grouped by document", ["model", "set", "questions", "top-1", "any@3"], rows)
+    print_table(
+        "Sentence ranker, 5-fold cross-validation grouped by document",
+        ["model", "set", "questions", "top-1", "any@3"],
+        rows,
+    )
     kind = args.kind or max(oof, key=lambda k: np.mean([r[3] for r in rows if r[0] == k]))
     note(f"ranker: {kind}")
     grid = []
@@ -410,13 +463,17 @@ def main(argv: list[str] | None = None) -> int:
                 sim = simulate(examples, oof[kind], floor, relative, most)
                 grid.append((floor, relative, most, *(v for m in sim.values() for v in m.values())))
     names = sorted({e.set_name for e in examples})
-    print_table("Selection rule on out-of-fold probabilities: gold items cited / median statements / median chars",
-                ["floor", "relative", "most", *(f"{n} {h}" for n in names for h in ("cited", "stmts", "chars"))], grid)
+    print_table(
+        "Selection rule on out-of-fold probabilities: gold items cited / median statements / median chars",
+        ["floor", "relative", "most", *(f"{n} {h}" for n in names for h in ("cited", "stmts", "chars"))],
+        grid,
+    )
 
     # abstention: fitted on out-of-fold ranker probabilities
     A = answer_matrix(examples, oof[kind])
     labels = np.array([float(e.answerable) for e in examples])
-    # each (set, asked-or-removed) group weighs the same: 542 COVID-QA questions must not drown 40 real unanswerables
+    # each (set, asked-or-removed) group weighs the same: 542 COVID-QA questions must not drown
+    # 40 real unanswerables
     keys = [(e.set_name, e.real, e.answerable) for e in examples]
     counts = {k: keys.count(k) for k in set(keys)}
     weights = np.array([len(examples) / (len(counts) * counts[k]) for k in keys])
@@ -435,7 +492,9 @@ def main(argv: list[str] | None = None) -> int:
     note(f"abstention threshold: {threshold:.3f}")
     if args.cv_only:
         return 0
-    spec = FITTERS[kind](np.vstack([e.X for e in trainable]), np.concatenate([e.y for e in trainable]), list(FEATURES))
+    spec = FITTERS[kind](
+        np.vstack([e.X for e in trainable]), np.concatenate([e.y for e in trainable]), list(FEATURES)
+    )
     spec["abstention"] = abst
     spec["abstain_threshold"] = threshold
     # provenance by size and command (the sets are named in this script and benchmarks/README.md)

@@ -15,8 +15,9 @@ Definitions (README "Eval" repeats them for users):
   citation's text of a non-abstained answer (abstentions' "nearest evidence" is not cited
   as support, so it does not count).
 * ``statement_support`` — statements of non-abstained answers whose cited citations'
-  texts support them (``eval.judge.judge_support``, the harness's own judge, independent of the engine's check); a citation id that the
-  answer does not hold makes its statement unsupported.
+  texts support them (``eval.judge.judge_support``, the harness's own judge, independent
+  of the engine's check); a citation id that the answer does not hold makes its statement
+  unsupported.
 * ``abstain_recall`` / ``false_abstain_rate`` / ``abstain_precision`` — abstentions on
   unanswerable questions / non-answers on answerable ones / abstentions that were right.
 * ``retrieval_recall@k`` — gold quotes contained in one of the ``k`` passages ``search``

@@ -94,7 +94,9 @@ class StatementResult(BaseModel):
 
     text: str
     citations: list[int]
-    supported: bool = Field(description="judge_support(text, cited texts): the harness's own judge (eval.judge).")
+    supported: bool = Field(
+        description="judge_support(text, cited texts): the harness's own judge (eval.judge)."
+    )
 
 
 class CitationResult(BaseModel):

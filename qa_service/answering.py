@@ -133,7 +133,8 @@ class TextSource(Protocol):
 
 _WORDS = re.compile(r"[A-Za-zÀ-ÿ][\w'’-]*")
 _ENUMERATION = re.compile(r"[,;].*[,;]|:\s*\S")
-_REFS_ANY = re.compile(r"\[[\d,\s–-]+\]|\(\d{4}\)")  # reference markers and years in citations carry no answer
+# reference markers and years in citations carry no answer
+_REFS_ANY = re.compile(r"\[[\d,\s–-]+\]|\(\d{4}\)")
 
 
 def sentence_facts(text: str) -> SentenceFacts:
@@ -201,7 +202,10 @@ class _DocView:
     def is_heading(self, start: int, end: int) -> bool:
         """Whether the span is exactly a section heading line."""
         line = self.text[start:end].strip()
-        return any(sec.title and sec.start <= start < sec.start + len(sec.title) + 4 and line == sec.title.strip() for sec in self.sections)
+        return any(
+            sec.title and sec.start <= start < sec.start + len(sec.title) + 4 and line == sec.title.strip()
+            for sec in self.sections
+        )
 
     def sentence_facts(self, start: int, end: int) -> SentenceFacts:
         got = self.facts.get((start, end))
@@ -291,21 +295,31 @@ class ExtractiveComposer:
                 if key in out:
                     prev = out[key]
                     if cand.fused > prev.chunk_score:
-                        prev.chunk_score, prev.chunk_dense, prev.chunk_lexical = cand.fused, cand.dense, cand.lexical
+                        prev.chunk_score, prev.chunk_dense, prev.chunk_lexical = (
+                            cand.fused, cand.dense, cand.lexical
+                        )
                     prev.chunk_rank = min(prev.chunk_rank, rank)
                     continue
                 sent_text = view.text[s:e]
                 cleaned = clean_statement_text(sent_text)
-                if len(cleaned) < 12 or cleaned.endswith("?") or view.is_heading(s, e) or _looks_like_title(cleaned):
+                if (
+                    len(cleaned) < 12
+                    or cleaned.endswith("?")
+                    or view.is_heading(s, e)
+                    or _looks_like_title(cleaned)
+                ):
                     continue  # questions and headings are not evidence
                 path = view.heading_path(s)
                 section_start = view.section_start(s)
                 out[key] = Sentence(
-                    doc_id=row.doc_id, source=row.source, title=row.title, section=path[-1] if path else row.section,
+                    doc_id=row.doc_id, source=row.source, title=row.title,
+                    section=path[-1] if path else row.section,
                     start=s, end=e, text=sent_text, chunk_score=cand.fused, chunk_dense=cand.dense,
                     chunk_lexical=cand.lexical, chunk_rank=rank, context=" ".join(path),
                     position=i / n_spans, index=i,
-                    first_in_section=not any(section_start <= ps < s for ps, _ in view.spans[max(0, i - 1) : i]),
+                    first_in_section=not any(
+                        section_start <= ps < s for ps, _ in view.spans[max(0, i - 1) : i]
+                    ),
                     facts=view.sentence_facts(s, e), stored_vector=view.vectors.get((s, e)),
                 )
         return list(out.values())
@@ -319,7 +333,9 @@ class ExtractiveComposer:
         if todo:
             if len(self._vector_cache) + len(todo) > VECTOR_CACHE_SIZE:
                 self._vector_cache = {}
-            for s, v in zip(todo, self.embedder.encode([clean_statement_text(s.text) for s in todo]), strict=True):
+            for s, v in zip(
+                todo, self.embedder.encode([clean_statement_text(s.text) for s in todo]), strict=True
+            ):
                 s.vector = self._vector_cache[s.key] = v
 
     def _heading_vectors(self, headings: Sequence[str]) -> dict[str, np.ndarray]:
@@ -339,7 +355,9 @@ class ExtractiveComposer:
                 out[h] = self._vector_cache[("heading", h)] = v
         return out
 
-    def score(self, question: str, query_vector: np.ndarray, cands: Sequence[Candidate], index: LexicalSnapshot) -> Scored:
+    def score(
+        self, question: str, query_vector: np.ndarray, cands: Sequence[Candidate], index: LexicalSnapshot
+    ) -> Scored:
         """Analyse the question, gather candidate sentences and give each its ranker probability."""
         if index.generation != self._generation:
             self._docs, self._vector_cache = {}, {}
@@ -350,7 +368,9 @@ class ExtractiveComposer:
         self._neighbour_terms(q, sents, index)
         # after neighbours: a designated name is matched as written, never by a word close in meaning
         for name in q.names:
-            said = re.compile(r"(?<![\w-])" + r"\s+".join(map(re.escape, name.split())) + r"(?![\w-])", re.IGNORECASE)
+            said = re.compile(
+                r"(?<![\w-])" + r"\s+".join(map(re.escape, name.split())) + r"(?![\w-])", re.IGNORECASE
+            )
             if not any(said.search(s.text) or (s.context and said.search(s.context)) for s in sents):
                 q.add_missing_name(name, index.size)
         self._vectors(sents)
@@ -387,7 +407,9 @@ class ExtractiveComposer:
             s.score = float(p)
         return Scored(q, query_vector, sents, inputs, features, probs)
 
-    def _neighbour_terms(self, q: QuestionAnalysis, sents: Sequence[Sentence], index: LexicalSnapshot) -> None:
+    def _neighbour_terms(
+        self, q: QuestionAnalysis, sents: Sequence[Sentence], index: LexicalSnapshot
+    ) -> None:
         """A question word the corpus never uses ("baby", "labs", "mum") also matches the words of the
         retrieved sentences closest to it in meaning ("infant", "laboratory", "mother"): the embedding
         model's word vectors are the thesaurus, the corpus the vocabulary."""
@@ -436,7 +458,9 @@ class ExtractiveComposer:
                 out[w] = self._vector_cache[("word", w)] = v
         return out
 
-    def _neighbours(self, sents: Sequence[Sentence], inputs: Sequence[RankInput], query_vector: np.ndarray) -> None:
+    def _neighbours(
+        self, sents: Sequence[Sentence], inputs: Sequence[RankInput], query_vector: np.ndarray
+    ) -> None:
         """Each candidate's neighbours in the document: their similarity to the question and their words
         (an answer often follows the sentence that names what the question is about)."""
         views = self._views([s.doc_id for s in sents])
@@ -490,7 +514,11 @@ class ExtractiveComposer:
                 if any(_part_coverage(q, part, c) >= 0.5 for c in chosen):
                     continue
                 pick = max(ranked, key=lambda s: s.score * _part_coverage(q, part, s))
-                if pick.score >= a.min_sentence_score and _part_coverage(q, part, pick) > 0 and pick not in chosen:
+                if (
+                    pick.score >= a.min_sentence_score
+                    and _part_coverage(q, part, pick) > 0
+                    and pick not in chosen
+                ):
                     chosen.append(pick)
         for s in ranked[1:]:
             if len(chosen) >= a.max_statements:
@@ -512,19 +540,24 @@ class ExtractiveComposer:
         return chosen[: a.max_statements]
 
     def _confidence(self, q: QuestionAnalysis, ranked: list[Sentence]) -> tuple[float, dict[str, float]]:
-        """Probability in [0, 1] that the evidence answers the question (the abstention model), and its inputs."""
+        """Probability in [0, 1] that the evidence answers the question (the abstention model),
+        and its inputs."""
         x = answer_features(
             q, [s.score for s in ranked], [s.dense for s in ranked], [s.chunk_dense for s in ranked],
             [s.stems | (normalised_stems(s.context) if s.context else frozenset()) for s in ranked],
         )
         signals = dict(zip(ANSWER_FEATURES, (float(v) for v in x), strict=True))
         if self.ranker is None:
-            raise RuntimeError("no sentence ranker: run `python -m benchmarks.train_ranker` (qa_service/data/ranker.json)")
+            raise RuntimeError(
+                "no sentence ranker: run `python -m benchmarks.train_ranker` (qa_service/data/ranker.json)"
+            )
         value = self.ranker.answerable(x)
         return round(max(0.0, min(1.0, value)), 4), signals
 
 
-def _term_stats(index: LexicalSnapshot, q: QuestionAnalysis, terms: Sequence[Any] | None = None) -> dict[str, int]:
+def _term_stats(
+    index: LexicalSnapshot, q: QuestionAnalysis, terms: Sequence[Any] | None = None
+) -> dict[str, int]:
     """Document frequency of every stem of the question's terms (any spelling, any neighbour)."""
     words = q.lookup_words(terms)
     return dict(index.term_stats(words)) if words else {}
@@ -548,7 +581,8 @@ def _looks_like_title(text: str) -> bool:
 
 
 def _near_duplicate(a: Sentence, b: Sentence) -> bool:
-    """Overlapping spans, or two sentences saying the same thing (same words or vectors) with the same numbers."""
+    """Overlapping spans, or two sentences saying the same thing (same words or vectors)
+    with the same numbers."""
     if a.doc_id == b.doc_id and not (a.end <= b.start or b.end <= a.start):
         return True
     same = False

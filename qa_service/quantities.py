@@ -183,7 +183,12 @@ def _parse_quantities(text: str) -> tuple[Quantity, ...]:
         if pint_unit is None:
             first = re.match(r"[A-Za-z]+", raw_unit)
             noun = first.group(0) if first else ""
-            if not noun or noun.lower() in _function_words() or len(noun) < 3 or (words and not noun.islower()):
+            if (
+                not noun
+                or noun.lower() in _function_words()
+                or len(noun) < 3
+                or (words and not noun.islower())
+            ):
                 continue
             unit = noun
         if words and pint_unit is None:
@@ -232,7 +237,9 @@ def _widen(text: str, q: Quantity) -> Quantity:
             before = text[:start]
     c = _COMPARATOR.search(before)
     if c:
-        q = replace(q, comparator=c.group("cmp"), span=(c.start(), q.span[1]), surface=text[c.start() : q.span[1]])
+        q = replace(
+            q, comparator=c.group("cmp"), span=(c.start(), q.span[1]), surface=text[c.start() : q.span[1]]
+        )
     return q
 
 
@@ -247,7 +254,8 @@ def _base_factor(pint_unit: str) -> tuple[str, float] | None:
 
 
 def dimension(q: Quantity) -> str | None:
-    """What the quantity measures: equal for μg and mg, different for μg and μg/kg/day; "count:<noun>" for counts."""
+    """What the quantity measures: equal for μg and mg, different for μg and μg/kg/day;
+    "count:<noun>" for counts."""
     if q.pint_unit is None:
         return f"count:{q.unit.lower().rstrip('s')}" if q.unit else None
     base = _base_factor(q.pint_unit)
@@ -295,7 +303,9 @@ def within(a: Quantity, b: Quantity) -> bool:
 def convert(value: float, unit: str, to: str) -> float | None:
     """``value`` in ``unit`` expressed in ``to``; None when the units are incompatible or unknown."""
     try:
-        return float(unit_registry().Quantity(value, _pint_expression(unit)).to(_pint_expression(to)).magnitude)
+        return float(
+            unit_registry().Quantity(value, _pint_expression(unit)).to(_pint_expression(to)).magnitude
+        )
     except Exception:  # pint raises several unrelated types
         return None
 

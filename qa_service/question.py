@@ -84,7 +84,9 @@ def unit_spellings(word: str) -> frozenset[str]:
         unit = ureg.parse_units(w)
     except Exception:  # pint's parse errors: not a unit
         return frozenset()
-    if len(unit._units) != 1 or str(unit.dimensionality) not in {"[mass]", "[length] ** 3", "[time]", "[substance]"}:
+    if len(unit._units) != 1 or (
+        str(unit.dimensionality) not in {"[mass]", "[length] ** 3", "[time]", "[substance]"}
+    ):
         return frozenset()
     name = str(unit)
     symbol = unicodedata.normalize("NFKC", ureg.get_symbol(name))
@@ -194,7 +196,9 @@ def analyse_question(question: str) -> QuestionAnalysis:
         key = frozenset(stems)
         if key not in seen:
             seen[key] = len(terms)
-            terms.append(Term(word=w, stems=key, zipf=min((zipf(p) for p in lw.split("-") if p), default=0.0)))
+            terms.append(
+                Term(word=w, stems=key, zipf=min((zipf(p) for p in lw.split("-") if p), default=0.0))
+            )
         index_of_word.append(seen[key])
     parts = _parts(words, lowered, index_of_word, len(terms))
     first = lowered[0] if lowered else ""
@@ -212,7 +216,9 @@ def analyse_question(question: str) -> QuestionAnalysis:
     )
 
 
-def _parts(words: list[str], lowered: list[str], index_of_word: list[int | None], n_terms: int) -> list[list[int]]:
+def _parts(
+    words: list[str], lowered: list[str], index_of_word: list[int | None], n_terms: int
+) -> list[list[int]]:
     """Split at "and"/"or"/";" where both sides ask something of their own (a wh-word or an auxiliary
     opens the second side, or each side has two terms of its own): "how was he treated and how did he
     respond" has two parts; "signs and symptoms of X" has one."""

@@ -39,7 +39,9 @@ from qa_service.question import COMMON_ZIPF, QuestionAnalysis
 DEFAULT_MODEL = Path(__file__).parent / "data" / "ranker.json"
 
 _WH_WORDS = ("what", "which", "who", "when", "where", "why", "how")
-_HOW_MUCH = re.compile(r"\bhow\s+(?:many|much|long|often|old|soon|high|low|large|big|far|quickly|frequently)\b", re.I)
+_HOW_MUCH = re.compile(
+    r"\bhow\s+(?:many|much|long|often|old|soon|high|low|large|big|far|quickly|frequently)\b", re.I
+)
 
 FEATURES: tuple[str, ...] = (
     "dense",
@@ -112,7 +114,9 @@ class Candidate:
     text: str = ""  # the sentence as shown (kept for training and analysis, not a feature itself)
 
 
-def _coverage(q: QuestionAnalysis, words: frozenset[str] | set[str], terms: Sequence[int] | None = None) -> float:
+def _coverage(
+    q: QuestionAnalysis, words: frozenset[str] | set[str], terms: Sequence[int] | None = None
+) -> float:
     idx = range(len(q.terms)) if terms is None else terms
     total = sum(q.terms[i].idf for i in idx)
     if total <= 0:
@@ -120,7 +124,9 @@ def _coverage(q: QuestionAnalysis, words: frozenset[str] | set[str], terms: Sequ
     return sum(q.terms[i].idf for i in idx if q.terms[i].stems & words) / total
 
 
-def _bm25(q: QuestionAnalysis, facts: SentenceFacts, avg_len: float, k1: float = 1.2, b: float = 0.75) -> float:
+def _bm25(
+    q: QuestionAnalysis, facts: SentenceFacts, avg_len: float, k1: float = 1.2, b: float = 0.75
+) -> float:
     score = 0.0
     norm = k1 * (1 - b + b * facts.length / max(avg_len, 1e-9))
     for t in q.terms:
@@ -147,7 +153,11 @@ def featurize(q: QuestionAnalysis, cands: Sequence[Candidate]) -> np.ndarray:
     for i, c in enumerate(cands):
         f = c.facts
         ctx = f.stems | c.context_stems
-        part_cov = min((_coverage(q, ctx, part) for part in q.parts), default=1.0) if len(q.parts) > 1 else _coverage(q, ctx)
+        part_cov = (
+            min((_coverage(q, ctx, part) for part in q.parts), default=1.0)
+            if len(q.parts) > 1
+            else _coverage(q, ctx)
+        )
         row = {
             "dense": c.dense,
             "dense_rel": c.dense - float(dense.max()),
@@ -221,8 +231,12 @@ def answer_features(q: QuestionAnalysis, probs: Sequence[float], dense: Sequence
         "max_dense": float(max(dense, default=0.0)),
         "max_chunk_dense": float(max(chunk_dense, default=0.0)),
         "coverage": sum(t.idf for t in q.terms if t.stems & words) / total if total else 1.0,
-        "coverage_specific": sum(t.idf for t in specific if t.stems & words) / specific_total if specific_total else 1.0,
-        "missing_specific": sum(t.idf for t in specific if t.df == 0) / specific_total if specific_total else 0.0,
+        "coverage_specific": (
+            sum(t.idf for t in specific if t.stems & words) / specific_total if specific_total else 1.0
+        ),
+        "missing_specific": (
+            sum(t.idf for t in specific if t.df == 0) / specific_total if specific_total else 0.0
+        ),
         "missing_any": sum(t.idf for t in q.terms if t.df == 0) / total if total else 0.0,
         "q_terms": float(len(q.terms)),
         "best_single_coverage": max((_coverage(q, stems[i]) for i in top), default=0.0),
@@ -258,7 +272,9 @@ class SentenceRanker:
 
         abstention = spec.get("abstention")
         self._abstention = _LogReg(abstention) if abstention else None
-        self._abstention_cols = [ANSWER_FEATURES.index(f) for f in abstention["features"]] if abstention else []
+        self._abstention_cols = (
+            [ANSWER_FEATURES.index(f) for f in abstention["features"]] if abstention else []
+        )
 
     def answerable(self, x: np.ndarray) -> float:
         """Probability that the question is answered by the evidence (``ANSWER_FEATURES`` row)."""

@@ -48,7 +48,8 @@ MIN_SIMILARITY = 0.55
 
 
 def normalise_for_match(text: str) -> str:
-    """NFKC, unified micro sign and dashes, source reference markers dropped, whitespace collapsed, lower case."""
+    """NFKC, unified micro sign and dashes, source reference markers dropped, whitespace collapsed,
+    lower case."""
     text = unicodedata.normalize("NFKC", text).replace("µ", "μ").replace("–", "-").replace("—", "-")
     text = _REF.sub(" ", text)
     text = re.sub(r"\s+", " ", text)
@@ -66,7 +67,9 @@ class SupportVerdict:
         return self.supported
 
 
-def check_support(statement: str, cited_texts: Sequence[str], *, embedder: Any | None = None) -> SupportVerdict:
+def check_support(
+    statement: str, cited_texts: Sequence[str], *, embedder: Any | None = None
+) -> SupportVerdict:
     """Judge ``statement`` against the texts of the citations it names.
 
     Args:
@@ -84,7 +87,9 @@ def check_support(statement: str, cited_texts: Sequence[str], *, embedder: Any |
         return SupportVerdict(False, "states nothing")
     if flat_statement in re.sub(r"[^\w%]+", " ", evidence):
         return SupportVerdict(True)  # a source sentence (reference markers and glyphs aside)
-    sentences = [normalise_for_match(t[s:e]) for t in cited_texts for s, e in split_sentences(t, 0)] or [evidence]
+    sentences = [
+        normalise_for_match(t[s:e]) for t in cited_texts for s, e in split_sentences(t, 0)
+    ] or [evidence]
     for check in (_numbers_kept, _polarity_kept, _subjects_kept, _content_covered):
         reason = check(norm_statement, evidence, sentences)
         if reason is not None:
@@ -126,7 +131,8 @@ def _same_or_within(q: Quantity, e: Quantity) -> bool:
 
 
 _NEGATIONS = frozenset(
-    {"not", "no", "never", "without", "neither", "nor", "none", "cannot", "nothing", "nobody", "non", "nowhere"}
+    {"not", "no", "never", "without", "neither", "nor", "none", "cannot", "nothing", "nobody", "non",
+     "nowhere"}
 )
 
 
@@ -196,7 +202,9 @@ def _subjects_kept(statement: str, evidence: str, sentences: list[str]) -> str |
     if not st_q:
         return None
     # one value: the whole statement is its clause ("In the mother, B12 was 53 pg/mL")
-    st_words = [set(w) for w in _clause_words(statement, st_q)] if len(st_q) > 1 else [content_stems(statement)]
+    st_words = (
+        [set(w) for w in _clause_words(statement, st_q)] if len(st_q) > 1 else [content_stems(statement)]
+    )
     for sentence in sentences:
         ev_q = find_quantities(sentence)
         if len(ev_q) < 2:
@@ -270,7 +278,12 @@ def _agrees_with_any(q: Quantity, others: list[Quantity]) -> bool:
         return False
     for o in others:
         ob = base_range(o)
-        if ob is not None and dimension(o) == dimension(q) and b[0] <= ob[1] * 1.0001 and ob[0] <= b[1] * 1.0001:
+        if (
+            ob is not None
+            and dimension(o) == dimension(q)
+            and b[0] <= ob[1] * 1.0001
+            and ob[0] <= b[1] * 1.0001
+        ):
             return True
     return False
 
@@ -312,10 +325,13 @@ def find_conflicts(statements: list[tuple[int, str]]) -> list[ConflictFinding]:
                     shared = c1 & c2
                     is_time = d1 == "[time]"
                     needed = 4 if is_time else 3
-                    if len(shared) < needed and not (len(shared) >= 2 and len(shared) / max(1, len(c1 | c2)) >= 0.25):
+                    if len(shared) < needed and not (
+                        len(shared) >= 2 and len(shared) / max(1, len(c1 | c2)) >= 0.25
+                    ):
                         continue
                     if is_time and _word_before(ta, q1) != _word_before(tb, q2):
-                        continue  # "under 2 years" (an age) and "for 3 months" (a duration) are different things
+                        # "under 2 years" (an age) and "for 3 months" (a duration) are different things
+                        continue
                     if _agrees_with_any(q1, qb) or _agrees_with_any(q2, qa):
                         continue  # e.g. "at 1 month and 3 months" vs "after 1 month"
                     lo1, hi1, lo2, hi2 = b1[0], b1[1], b2[0], b2[1]
@@ -332,13 +348,17 @@ def find_conflicts(statements: list[tuple[int, str]]) -> list[ConflictFinding]:
                     fold = _fold(ratio)
                     hint = "; one is likely a unit error" if fold in ("1,000-fold", "1,000,000-fold") else ""
                     findings.append(
-                        ConflictFinding(ia, ib, f'{subject}: "{q1.surface}" vs "{q2.surface}" (a {fold} difference{hint})')
+                        ConflictFinding(
+                            ia, ib, f'{subject}: "{q1.surface}" vs "{q2.surface}" (a {fold} difference{hint})'
+                        )
                     )
     return findings
 
 
 # A measured result reported against its reference range: "... was 53 pg/mL (normal range: 200-900)".
-_MEASUREMENT = re.compile(r"\(\s*normal(?:\s+range)?\s*[:<>≤≥]|\bnormal range\b|\breference range\b", re.IGNORECASE)
+_MEASUREMENT = re.compile(
+    r"\(\s*normal(?:\s+range)?\s*[:<>≤≥]|\bnormal range\b|\breference range\b", re.IGNORECASE
+)
 
 
 def _is_measurement(text: str) -> bool:

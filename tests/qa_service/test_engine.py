@@ -15,15 +15,26 @@ from qa_service.verify import normalise_for_match
 # (question, facts the answer must state): phrased for these tests in a clinician's words, none copied from
 # the dev sets the ranker is trained on (eval/gold/dev*.jsonl) nor from the frozen test set.
 ANSWERABLE = [
-    ("Per kilogram, how much cobalamin does a baby younger than twelve months need each day?", ["0.3 μg/kg/day"]),
-    ("For a child with dietary B12 deficiency, what oral cyanocobalamin schedule is advised?",
-     ["1000 μg daily for one week"]),
+    (
+        "Per kilogram, how much cobalamin does a baby younger than twelve months need each day?",
+        ["0.3 μg/kg/day"],
+    ),
+    (
+        "For a child with dietary B12 deficiency, what oral cyanocobalamin schedule is advised?",
+        ["1000 μg daily for one week"],
+    ),
     ("How many micrograms are given in the first intramuscular B12 injection?", ["1000-2000 μg"]),
-    ("Once B12 treatment has begun, at what points is the serum level checked again?", ["1 month and 3 months"]),
+    (
+        "Once B12 treatment has begun, at what points is the serum level checked again?",
+        ["1 month and 3 months"],
+    ),
     ("Which maternal diet puts breastfed babies most at risk of B12 deficiency?", ["strict vegans"]),
     ("After starting therapy, when does the reticulocyte count go up?", ["3-7 days"]),
     ("What homocysteine concentration did the mother in the case report have?", ["48.3 µmol/L"]),
-    ("What did the histology of the mother's stomach biopsy find?", ["atrophic fundic interstitial gastritis"]),
+    (
+        "What did the histology of the mother's stomach biopsy find?",
+        ["atrophic fundic interstitial gastritis"],
+    ),
     ("What haemoglobin did the eight-month-old have when admitted?", ["8.8 g/dL"]),
 ]
 
@@ -40,12 +51,16 @@ def norm(text: str) -> str:
 
 @pytest.fixture(scope="module")
 def answers(corpus_engine: Engine) -> dict[str, Answer]:
-    questions = [q for q, _ in ANSWERABLE] + UNANSWERABLE + ["How much vitamin B12 is stored in a newborn's liver?"]
+    questions = (
+        [q for q, _ in ANSWERABLE] + UNANSWERABLE + ["How much vitamin B12 is stored in a newborn's liver?"]
+    )
     return {q: corpus_engine.ask(q) for q in questions}
 
 
 @pytest.mark.parametrize(("question", "facts"), ANSWERABLE)
-def test_answer_states_the_key_facts_with_citations(answers: dict[str, Answer], question: str, facts: list[str]) -> None:
+def test_answer_states_the_key_facts_with_citations(
+    answers: dict[str, Answer], question: str, facts: list[str]
+) -> None:
     answer = answers[question]
     assert not answer.abstained, answer.abstain_reason
     for fact in facts:
@@ -65,7 +80,9 @@ def test_questions_the_corpus_does_not_answer_abstain(answers: dict[str, Answer]
     assert len(answer.citations) <= 2  # the nearest evidence, for the reader to judge
 
 
-def test_every_citation_is_an_exact_span_of_its_document(corpus_engine: Engine, answers: dict[str, Answer]) -> None:
+def test_every_citation_is_an_exact_span_of_its_document(
+    corpus_engine: Engine, answers: dict[str, Answer]
+) -> None:
     texts: dict[str, str] = {}
     for answer in answers.values():
         for c in answer.citations:
@@ -107,7 +124,9 @@ def test_newborn_store_figures_that_disagree_are_reported(answers: dict[str, Ans
     assert "Sources disagree" in answer.answer
 
 
-def test_answers_carry_config_hash_generator_and_latency(corpus_engine: Engine, answers: dict[str, Answer]) -> None:
+def test_answers_carry_config_hash_generator_and_latency(
+    corpus_engine: Engine, answers: dict[str, Answer]
+) -> None:
     for answer in answers.values():
         assert answer.config_hash == corpus_engine.settings.config_hash
         assert answer.generator == "extractive" and answer.latency_ms > 0
@@ -124,9 +143,17 @@ def test_search_returns_k_passages_best_first(corpus_engine: Engine) -> None:
 
 @pytest.mark.parametrize(
     ("question", "k", "message"),
-    [("", None, "empty"), ("   \n ", None, "empty"), ("x" * 2001, None, "2000"), ("dose?", 0, "k must"), ("dose?", 51, "k must")],
+    [
+        ("", None, "empty"),
+        ("   \n ", None, "empty"),
+        ("x" * 2001, None, "2000"),
+        ("dose?", 0, "k must"),
+        ("dose?", 51, "k must"),
+    ],
 )
-def test_bad_requests_are_usage_errors(corpus_engine: Engine, question: str, k: int | None, message: str) -> None:
+def test_bad_requests_are_usage_errors(
+    corpus_engine: Engine, question: str, k: int | None, message: str
+) -> None:
     with pytest.raises(UsageError, match=message):
         corpus_engine.ask(question, k)
 

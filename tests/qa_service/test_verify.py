@@ -14,7 +14,10 @@ from qa_service.verify import (
 )
 
 STORES_MG = "An infant of a vitamin B12-replete mother has hepatic stores of 25 mg of vitamin B12 at birth."
-STORES_UG = "Unlike adults, infants have limited hepatic B12 stores (approximately 25-30 μg at birth) and higher demands."
+STORES_UG = (
+    "Unlike adults, infants have limited hepatic B12 stores (approximately 25-30 μg at birth) "
+    "and higher demands."
+)
 
 
 def test_thousandfold_unit_slip_is_a_conflict() -> None:
@@ -28,9 +31,18 @@ def test_thousandfold_unit_slip_is_a_conflict() -> None:
 @pytest.mark.parametrize(
     ("a", "b"),
     [
-        ("Hepatic B12 stores at birth are 1 mg in term infants.", "Hepatic B12 stores at birth are 1000 μg in term infants."),
-        ("Hepatic B12 stores at birth are 1 mg in term infants.", "Hepatic B12 stores at birth are 1000 mcg in term infants."),
-        ("Initial dosing of vitamin B12 injection: 1 mg intramuscularly", "Initial dosing of vitamin B12 injection: 1000-2000 ug intramuscularly"),
+        (
+            "Hepatic B12 stores at birth are 1 mg in term infants.",
+            "Hepatic B12 stores at birth are 1000 μg in term infants.",
+        ),
+        (
+            "Hepatic B12 stores at birth are 1 mg in term infants.",
+            "Hepatic B12 stores at birth are 1000 mcg in term infants.",
+        ),
+        (
+            "Initial dosing of vitamin B12 injection: 1 mg intramuscularly",
+            "Initial dosing of vitamin B12 injection: 1000-2000 ug intramuscularly",
+        ),
     ],
 )
 def test_equal_amounts_in_other_units_agree(a: str, b: str) -> None:
@@ -45,7 +57,10 @@ def test_different_subjects_are_not_compared() -> None:
 
 def test_two_measured_results_are_observations_not_a_conflict() -> None:
     mother = "However, vitamin B12 levels were decreased at 110 pg/mL (normal range: 200–900 pg/mL)."
-    infant = "Serum folate levels were normal, while vitamin B12 was severely decreased at 53 pg/mL (normal range: 200–900 pg/mL)."
+    infant = (
+        "Serum folate levels were normal, while vitamin B12 was severely decreased at 53 pg/mL "
+        "(normal range: 200–900 pg/mL)."
+    )
     assert find_conflicts([(0, mother), (1, infant)]) == []
     # a claim against a measurement is still compared
     claim = "Vitamin B12 levels are typically 110 pg/mL in deficient mothers."
@@ -54,20 +69,26 @@ def test_two_measured_results_are_observations_not_a_conflict() -> None:
 
 def test_a_sentence_with_several_times_does_not_conflict_with_one_of_them() -> None:
     a = "Laboratory monitoring: Check vitamin B12 levels at 1 month and 3 months after treatment initiation"
-    b = "Response to treatment: Significant improvement in B12 levels can be expected after 1 month of appropriate therapy"
+    b = (
+        "Response to treatment: Significant improvement in B12 levels can be expected "
+        "after 1 month of appropriate therapy"
+    )
     assert find_conflicts([(0, a), (1, b)]) == []
 
 
 def test_quantities_parse_ranges_and_unit_spellings() -> None:
     qs = extract_quantities("give 1000-2000 μg, then 1 mg, 0.3 mcg/kg/day for 4-6 months, 0,4 µg per day")
     assert [(q.low, q.high, q.pint_unit) for q in qs] == [
-        (1000, 2000, "microgram"), (1, 1, "milligram"), (0.3, 0.3, "microgram / day / kilogram"), (4, 6, "month"),
+        (1000, 2000, "microgram"), (1, 1, "milligram"), (0.3, 0.3, "microgram / day / kilogram"),
+        (4, 6, "month"),
         (0.4, 0.4, "microgram / day"),
     ]
 
 
 def test_extractive_statement_is_supported_by_its_sentence() -> None:
-    sentence = "around 4-6 months[14], insufficient supply via deficient maternal milk triggers a cascade [15,16]."
+    sentence = (
+        "around 4-6 months[14], insufficient supply via deficient maternal milk triggers a cascade [15,16]."
+    )
     statement = clean_statement_text(sentence)
     assert "[14]" not in statement and statement_supported(statement, [sentence])
 
@@ -75,10 +96,14 @@ def test_extractive_statement_is_supported_by_its_sentence() -> None:
 def test_unsupported_statements_fail_the_check() -> None:
     evidence = ["Parenteral vitamin B12 therapy was initiated (1 mg three times per week)."]
     assert not statement_supported("Oral vitamin D was given daily.", evidence)
-    assert not statement_supported("Parenteral vitamin B12 therapy was initiated (5 mg three times per week).", evidence)
+    assert not statement_supported(
+        "Parenteral vitamin B12 therapy was initiated (5 mg three times per week).", evidence
+    )
     assert not statement_supported("anything", [])
     # a paraphrase that keeps the facts passes, also across unit spellings
-    assert statement_supported("Parenteral B12 therapy of 1000 μg three times per week was initiated.", evidence)
+    assert statement_supported(
+        "Parenteral B12 therapy of 1000 μg three times per week was initiated.", evidence
+    )
 
 
 def test_normalisation_for_matching() -> None:
@@ -88,11 +113,23 @@ def test_normalisation_for_matching() -> None:
 @pytest.mark.parametrize(
     ("raw", "clean"),
     [
-        ("  • Infants up to 12 months: 0.3 μg/kg/day of cobalamin 1", "Infants up to 12 months: 0.3 μg/kg/day of cobalamin"),
-        ("Oral cyanocobalamin has been proven effective in children 2, 3", "Oral cyanocobalamin has been proven effective in children"),
-        ("reduced vitamin B12 content in maternal breast milk [7].", "reduced vitamin B12 content in maternal breast milk."),
+        (
+            "  • Infants up to 12 months: 0.3 μg/kg/day of cobalamin 1",
+            "Infants up to 12 months: 0.3 μg/kg/day of cobalamin",
+        ),
+        (
+            "Oral cyanocobalamin has been proven effective in children 2, 3",
+            "Oral cyanocobalamin has been proven effective in children",
+        ),
+        (
+            "reduced vitamin B12 content in maternal breast milk [7].",
+            "reduced vitamin B12 content in maternal breast milk.",
+        ),
         ("may cause vitamin B12 deficiency (Aktas et al., 2014).", "may cause vitamin B12 deficiency."),
-        ("Children 1-2 years: Transitioning toward 1 μg/day (for older children) 1", "Children 1-2 years: Transitioning toward 1 μg/day (for older children)"),
+        (
+            "Children 1-2 years: Transitioning toward 1 μg/day (for older children) 1",
+            "Children 1-2 years: Transitioning toward 1 μg/day (for older children)",
+        ),
         ("Treatment lasted 2 weeks.", "Treatment lasted 2 weeks."),
     ],
 )
@@ -107,10 +144,16 @@ MOTHER_INFANT = ["The mother's serum B12 was 150 pg/mL; the infant's was 53 pg/m
     ("statement", "evidence", "reason"),
     [
         # negates its source ("not" is a function word, but it flips the claim)
-        ("Oral therapy is not recommended for children with malabsorption.",
-         ["Oral therapy is recommended for children with malabsorption."], "negation"),
-        ("Oral therapy is recommended for children with malabsorption.",
-         ["Oral therapy is not recommended for children with malabsorption."], "negation"),
+        (
+            "Oral therapy is not recommended for children with malabsorption.",
+            ["Oral therapy is recommended for children with malabsorption."],
+            "negation",
+        ),
+        (
+            "Oral therapy is recommended for children with malabsorption.",
+            ["Oral therapy is not recommended for children with malabsorption."],
+            "negation",
+        ),
         # changes a number, or the unit of a number
         ("The starting dose is 2000 μg daily.", ["The starting dose is 1000 μg daily."], "number"),
         ("The starting dose is 1000 mg daily.", ["The starting dose is 1000 μg daily."], "number"),
@@ -119,7 +162,11 @@ MOTHER_INFANT = ["The mother's serum B12 was 150 pg/mL; the infant's was 53 pg/m
         ("The infant's serum B12 was 150 pg/mL.", MOTHER_INFANT, "subject"),
         ("The mother's serum B12 was 53 pg/mL.", MOTHER_INFANT, "subject"),
         # says something the source does not
-        ("Oral therapy causes seizures in children.", ["Oral therapy is recommended for children."], "says what"),
+        (
+            "Oral therapy causes seizures in children.",
+            ["Oral therapy is recommended for children."],
+            "says what",
+        ),
         ("Oral therapy is recommended.", [], "cites nothing"),
     ],
 )
