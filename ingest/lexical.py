@@ -8,6 +8,7 @@ and rebuilt on open instead of being served.
 
 from __future__ import annotations
 
+import bisect
 import json
 import logging
 import re
@@ -58,6 +59,7 @@ class BM25Index:
         self._retriever = retriever
         self._tokenizer = tokenizer
         self._positions: dict[str, int] | None = None
+        self._sorted_vocab: tuple[list[str], list[str], frozenset[str]] | None = None
 
     @property
     def positions(self) -> dict[str, int]:
@@ -144,6 +146,31 @@ class BM25Index:
                 else int(indptr[tid + 1] - indptr[tid])
             )
         return out
+
+    def has_relative(self, stem: str, shared: int = 6, inner: int = 5) -> bool:
+        """Whether the corpus uses a word of the same family as ``stem`` though not ``stem`` itself:
+        one sharing its first or last ``shared`` characters ("neutrophil" / "neutropenia", "centile" /
+        "percentile"), or one of at least ``inner`` characters that begins or ends it ("rechecked" /
+        "checked"). Bisection over the sorted vocabulary (and its reversed spellings): microseconds
+        whatever the corpus size. Stems shorter than ``inner`` have no relatives."""
+        if self._retriever is None or len(stem) < inner:
+            return False
+        if self._sorted_vocab is None:
+            words = [w for w in self._tokenizer.get_vocab_dict() if w]
+            self._sorted_vocab = (sorted(words), sorted(w[::-1] for w in words), frozenset(words))
+        forward, backward, known = self._sorted_vocab
+        for vocab, key in ((forward, stem), (backward, stem[::-1])):
+            head = key[: min(shared, len(key))]
+            i = bisect.bisect_left(vocab, head)
+            while i < len(vocab) and vocab[i].startswith(head):
+                if vocab[i] != key:
+                    return True
+                i += 1
+        return any(
+            part in known
+            for n in range(inner, len(stem))
+            for part in (stem[:n], stem[-n:])
+        )
 
     @property
     def size(self) -> int:

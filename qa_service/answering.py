@@ -121,6 +121,7 @@ class LexicalSnapshot(Protocol):
     @property
     def size(self) -> int: ...
     def term_stats(self, text: str) -> dict[str, int]: ...
+    def has_relative(self, stem: str) -> bool: ...
 
 
 class TextSource(Protocol):
@@ -366,6 +367,9 @@ class ExtractiveComposer:
         q.weigh(_term_stats(index, q), index.size)
         sents = self.sentences(cands)
         self._neighbour_terms(q, sents, index)
+        for t in q.terms:  # a word the corpus never uses, but of a family it does ("centile" / "percentile")
+            if t.df == 0:
+                t.related = any(index.has_relative(st) for st in t.stems)
         # after neighbours: a designated name is matched as written, never by a word close in meaning
         for name in q.names:
             said = re.compile(

@@ -119,6 +119,7 @@ class Term:
     idf: float = 0.0
     neighbours: tuple[str, ...] = ()  # corpus words close in meaning, for a word the corpus never uses
     name: bool = False  # a designated name ("vitamin D"), matched as written
+    related: bool = False  # unused by the corpus, but a word of its family is ("neutrophil" / "neutropenia")
 
     @property
     def specific(self) -> bool:
