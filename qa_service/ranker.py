@@ -250,7 +250,9 @@ def answer_features(q: QuestionAnalysis, probs: Sequence[float], dense: Sequence
         "missing_rare": max((COMMON_ZIPF - t.zipf for t in q.terms if t.df == 0), default=0.0),
         # the same, for a word of no family the corpus uses either (no shared stem, prefix or suffix):
         # "dexamethasone" in a corpus on B12 rather than "centile" in one that says "percentile"
-        "missing_unrelated": max((COMMON_ZIPF - t.zipf for t in q.terms if t.df == 0 and not t.related), default=0.0),
+        "missing_unrelated": max(
+            (COMMON_ZIPF - t.zipf for t in q.terms if t.df == 0 and not t.related), default=0.0
+        ),
     }
     return np.array([row[name] for name in ANSWER_FEATURES], dtype=np.float64)
 
