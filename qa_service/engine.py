@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ingest.errors import EmptyStoreError, MedciteError, UsageError
+from ingest.errors import EmptyStoreError, UsageError
 from ingest.settings import Settings
 from ingest.store import Store
 from qa_service.answering import (
@@ -26,6 +26,7 @@ from qa_service.answering import (
     group_label,
     question_intents,
 )
+from qa_service.generation import ExtractiveGenerator, Generator
 from qa_service.models import Answer, Citation, Conflict, SearchResult, Statement
 from qa_service.retrieval import Candidate, HybridSearcher, to_passage
 from qa_service.verify import find_conflicts, statement_supported
@@ -66,7 +67,8 @@ class Engine:
         self.store = store
         self.searcher = HybridSearcher(store, settings)
         self.composer = ExtractiveComposer(store.embedder, settings, store.docs)
-        self.generator = generator  # an LLM answerer (qa_service.llm) or None for extractive
+        self.extractive = ExtractiveGenerator()
+        self.generator = generator  # the LLM answerer (qa_service.generation.LLMGenerator) or None
 
     @classmethod
     def open(cls, settings: Settings, *, owner: dict[str, Any] | None = None, embedder: Any | None = None) -> "Engine":
@@ -75,13 +77,8 @@ class Engine:
         try:
             generator = None
             if settings.llm:
-                try:
-                    from qa_service.llm import build_generator  # type: ignore[import-not-found]
-                except ImportError:
-                    raise MedciteError(
-                        f"MEDCITE_LLM={settings.llm!r} is set, but this medcite has no generative answerer yet; "
-                        "unset MEDCITE_LLM for extractive answers"
-                    ) from None
+                from qa_service.llm import build_generator
+
                 generator = build_generator(settings)
             engine = cls(settings, store, generator)
             store.embedder  # load the model now, not on the first request  # noqa: B018
@@ -119,16 +116,22 @@ class Engine:
         return SearchResult(query=query, passages=[to_passage(c) for c in cands[:k]])
 
     # ---------------------------------------------------------------- ask
-    def ask(self, question: str, k: int | None = None, question_id: str | None = None) -> Answer:
-        """Answer ``question`` from the store: cited statements, or an abstention with the nearest evidence."""
+    def ask(
+        self, question: str, k: int | None = None, question_id: str | None = None, generator: str | None = None
+    ) -> Answer:
+        """Answer ``question`` from the store: cited statements, or an abstention with the nearest evidence.
+
+        ``generator``: "extractive" or "llm" (None: the LLM when one is configured).
+        """
         started = time.perf_counter()
         question = validate_question(question)
         k = validate_k(k, self.settings.answer.evidence_chunks)
+        writer = self.generator_for(generator)
         index = self._index()  # one snapshot of the store for the whole answer
         vector, cands = self.candidates(question, max(self.settings.retrieval.candidates, k), index)
         draft = self.composer.compose(question, vector, cands[:k], index)
-        if self.generator is not None and draft.bottom_line is not None:
-            answer = self.generator.answer(question, draft, self)
+        if draft.bottom_line is not None:
+            answer = writer.answer(question, draft, self)
         else:
             answer = self._build_answer(question, draft)
         answer.question_id = question_id
@@ -152,14 +155,27 @@ class Engine:
             citations=citations,
             conflicts=[],
             config_hash=self.settings.config_hash,
-            generator=self.generator_name,
+            generator=ExtractiveGenerator.name,
             latency_ms=0.0,
             confidence=draft.confidence,
         )
 
     @property
     def generator_name(self) -> str:
-        return self.generator.name if self.generator is not None else "extractive"
+        """What writes answers by default: "llm:<model>" when an LLM is configured, else "extractive"."""
+        return self.generator.name if self.generator is not None else ExtractiveGenerator.name
+
+    def generator_for(self, choice: str | None) -> Generator:
+        """The generator a request asks for ("extractive", "llm", or None for the default)."""
+        if choice is None:
+            return self.generator if self.generator is not None else self.extractive
+        if choice == "extractive":
+            return self.extractive
+        if choice == "llm":
+            if self.generator is None:
+                raise UsageError("no LLM is configured (set MEDCITE_LLM); ask with the extractive generator")
+            return self.generator  # type: ignore[no-any-return]
+        raise UsageError(f"unknown generator {choice!r}: use 'extractive' or 'llm'")
 
     def abstain_reason(self, draft: Draft) -> str | None:
         """Why this draft must not be answered, or None."""
@@ -233,7 +249,7 @@ class Engine:
             citations=citations,
             conflicts=conflicts,
             config_hash=self.settings.config_hash,
-            generator=self.generator_name,
+            generator=ExtractiveGenerator.name,
             latency_ms=0.0,
             confidence=confidence,
         )

@@ -15,6 +15,7 @@ router = APIRouter(prefix="/v1", tags=["ask"])
     response_model=AnswerPublic,
     responses={
         409: {"description": "Nothing has been ingested yet."},
+        422: {"description": "Invalid request, or `generator: llm` without a configured LLM."},
         503: {"description": "Audit log unavailable."},
     },
 )
@@ -22,7 +23,7 @@ def ask_question(body: AskRequest, services: ServicesDep, caller: Reader) -> dic
     """Answer a question from the ingested documents; every statement cites its source sentence."""
     engine = services.engine
     with services.gate.reading():
-        answer = engine.ask(body.question, body.top_k)
+        answer = engine.ask(body.question, body.top_k, generator=body.generator)
         corpus_version = engine.store.corpus_version()  # read under the same lock: the corpus the answer saw
     # Record first: an answer that could not be recorded is not served.
     services.audit.record_answer(answer, corpus_version=corpus_version, role=caller.role)

@@ -13,9 +13,15 @@ router = APIRouter(tags=["operations"])
 
 @router.get("/health", response_model=Health)
 def read_health(services: ServicesDep) -> dict[str, object]:
-    """Liveness and store size (documents and chunks ingested)."""
+    """Liveness, store size (documents and chunks ingested), and the LLM if one is configured."""
     stats = services.engine.store.stats()
-    return {"status": "ok", "documents": stats["documents"], "chunks": stats["chunks"]}
+    body: dict[str, object] = {"status": "ok", "documents": stats["documents"], "chunks": stats["chunks"]}
+    llm = services.engine.generator
+    body["backends"] = {"llm": services.engine.settings.llm if llm is not None else None}
+    if llm is not None:  # a cached probe: the model server is asked at most every 30 s
+        problem = llm.health()
+        body.update(llm_ok=problem is None, llm_error=problem)
+    return body
 
 
 @router.get(
