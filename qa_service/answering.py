@@ -29,6 +29,7 @@ import numpy as np
 from ingest.chunking import split_sentences
 from ingest.lexical import stem_terms
 from qa_service.retrieval import Candidate, synonym_groups
+from qa_service.text import stopword_stems
 
 # ----------------------------------------------------------------- text helpers
 
@@ -84,16 +85,6 @@ _INTENTS: dict[str, re.Pattern[str]] = {
         re.IGNORECASE,
     ),
 }
-
-@lru_cache(maxsize=1)
-def stopword_stems() -> frozenset[str]:
-    """Stems of English function words (``qa_service/data/stopwords.txt``)."""
-    words: list[str] = []
-    for line in (Path(__file__).parent / "data" / "stopwords.txt").read_text(encoding="utf-8").splitlines():
-        if not line.startswith("#"):
-            words.extend(line.split())
-    return frozenset(st for w in words for st in stem_terms(w.replace("'", " ")))
-
 
 # Words of the question that say what *kind* of answer is wanted rather than
 # what it is about; they do not count for coverage (abstention).

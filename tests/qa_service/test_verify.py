@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from qa_service.answering import clean_statement_text, question_intents
-from qa_service.verify import extract_quantities, find_conflicts, normalise_for_match, statement_supported
+from qa_service.verify import check_support, extract_quantities, find_conflicts, normalise_for_match, statement_supported
 
 STORES_MG = "An infant of a vitamin B12-replete mother has hepatic stores of 25 mg of vitamin B12 at birth."
 STORES_UG = "Unlike adults, infants have limited hepatic B12 stores (approximately 25-30 μg at birth) and higher demands."
@@ -53,11 +53,11 @@ def test_a_sentence_with_several_times_does_not_conflict_with_one_of_them() -> N
 
 
 def test_quantities_parse_ranges_and_unit_spellings() -> None:
-    qs = extract_quantities("give 1000-2000 μg, then 1 mg, 0.3 mcg/kg/day for 4-6 months")
-    assert [(q.low, q.high, q.unit_key) for q in qs] == [
-        (1000, 2000, "microgram"), (1, 1, "milligram"), (0.3, 0.3, "microgram"), (4, 6, "month")
+    qs = extract_quantities("give 1000-2000 μg, then 1 mg, 0.3 mcg/kg/day for 4-6 months, 0,4 µg per day")
+    assert [(q.low, q.high, q.pint_unit) for q in qs] == [
+        (1000, 2000, "microgram"), (1, 1, "milligram"), (0.3, 0.3, "microgram / day / kilogram"), (4, 6, "month"),
+        (0.4, 0.4, "microgram / day"),
     ]
-    assert qs[2].per == "/kg/day"
 
 
 def test_extractive_statement_is_supported_by_its_sentence() -> None:
@@ -99,3 +99,47 @@ def test_question_intents() -> None:
     assert "time" in question_intents("When do neonatal reserves run out?")
     assert "list" in question_intents("Which groups are at highest risk?")
     assert "duration" in question_intents("How long should oral therapy continue?")
+
+
+MOTHER_INFANT = ["The mother's serum B12 was 150 pg/mL; the infant's was 53 pg/mL."]
+
+
+@pytest.mark.parametrize(
+    ("statement", "evidence", "reason"),
+    [
+        # negates its source ("not" is a function word, but it flips the claim)
+        ("Oral therapy is not recommended for children with malabsorption.",
+         ["Oral therapy is recommended for children with malabsorption."], "negation"),
+        ("Oral therapy is recommended for children with malabsorption.",
+         ["Oral therapy is not recommended for children with malabsorption."], "negation"),
+        # changes a number, or the unit of a number
+        ("The starting dose is 2000 μg daily.", ["The starting dose is 1000 μg daily."], "number"),
+        ("The starting dose is 1000 mg daily.", ["The starting dose is 1000 μg daily."], "number"),
+        ("Recheck after 6 weeks.", ["Recheck after 4 weeks."], "number"),
+        # attaches a value to another subject
+        ("The infant's serum B12 was 150 pg/mL.", MOTHER_INFANT, "subject"),
+        ("The mother's serum B12 was 53 pg/mL.", MOTHER_INFANT, "subject"),
+        # says something the source does not
+        ("Oral therapy causes seizures in children.", ["Oral therapy is recommended for children."], "says what"),
+        ("Oral therapy is recommended.", [], "cites nothing"),
+    ],
+)
+def test_support_check_rejects_with_a_reason(statement: str, evidence: list[str], reason: str) -> None:
+    verdict = check_support(statement, evidence)
+    assert not verdict.supported
+    assert verdict.reason is not None and reason in verdict.reason
+
+
+@pytest.mark.parametrize(
+    ("statement", "evidence"),
+    [
+        ("The mother's serum B12 was 150 pg/mL.", MOTHER_INFANT),
+        ("The infant's serum B12 was 53 pg/mL.", MOTHER_INFANT),
+        ("The starting dose is 1 mg daily.", ["The starting dose is 1000 μg daily."]),
+        ("A dose of 1500 μg is in the usual range.", ["The usual range is a dose of 1000-2000 μg."]),
+        ("Oral therapy is recommended, even though it is not absorbed in the stomach.",
+         ["Although it is not absorbed in the stomach, oral therapy is recommended."]),
+    ],
+)
+def test_support_check_accepts_faithful_rewording(statement: str, evidence: list[str]) -> None:
+    assert check_support(statement, evidence).supported
