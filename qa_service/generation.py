@@ -37,7 +37,7 @@ import uuid
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from langchain_core.utils.json import parse_partial_json
@@ -47,7 +47,7 @@ from ingest.settings import Settings
 from qa_service import prompts
 from qa_service.answering import Draft, Sentence, clean_statement_text, group_label
 from qa_service.models import Answer, Citation, Conflict, DroppedStatement, GenerationFallback, Statement
-from qa_service.verify import find_conflicts, statement_supported
+from qa_service.verify import check_support, find_conflicts
 
 if TYPE_CHECKING:
     from qa_service.engine import Engine
@@ -79,11 +79,11 @@ class ExtractiveGenerator:
 def support_verdict(statement: str, cited_texts: Sequence[str], embedder: Any | None = None) -> str | None:
     """None when the cited texts support ``statement``, else the reason it is not supported.
 
-    The one place the generator asks the citation check (``qa_service.verify``).
+    The one place the generator asks the citation check (``qa_service.verify.check_support``:
+    numbers and units, negation, subject, content words, and dense similarity with an embedder).
     """
-    if statement_supported(statement, list(cited_texts)):
-        return None
-    return "the cited sentences do not state this (numbers or wording not found in them)"
+    verdict = check_support(statement, list(cited_texts), embedder=embedder)
+    return None if verdict.supported else (verdict.reason or "the cited sentences do not support it")
 
 
 # ------------------------------------------------------------------ parsing the reply
@@ -260,6 +260,32 @@ class LLMGenerator:
         return self.backend.health()
 
     # -- evidence
+    def screened(self, draft: Draft) -> Draft:
+        """The draft without sentences that speak to the answering system (also for the fallback answer)."""
+        chosen = [s for s in [draft.bottom_line, *(s for _, grp in draft.groups for s in grp)] if s is not None]
+        flagged: set[tuple[str, int, int]] = set()
+        for s in [*chosen, *draft.pool]:
+            reason = prompts.injection_reason(s.text) if s.key not in flagged else None
+            if reason is not None:
+                flagged.add(s.key)
+                logger.warning(
+                    "sentence not used: possible prompt injection",
+                    extra={"doc_id": s.doc_id, "start": s.start, "end": s.end, "reason": reason},
+                )
+        if not flagged:
+            return draft
+        groups = [(label, [s for s in grp if s.key not in flagged]) for label, grp in draft.groups]
+        groups = [(label, grp) for label, grp in groups if grp]
+        bottom = draft.bottom_line
+        if bottom is not None and bottom.key in flagged:
+            bottom = None
+            if groups:  # the best remaining chosen sentence becomes the bottom line
+                rank = {s.key: i for i, s in enumerate(draft.pool)}
+                bottom = min((s for _, grp in groups for s in grp), key=lambda s: rank.get(s.key, len(rank)))
+                groups = [(label, [s for s in grp if s is not bottom]) for label, grp in groups]
+                groups = [(label, grp) for label, grp in groups if grp]
+        return replace(draft, bottom_line=bottom, groups=groups, pool=[s for s in draft.pool if s.key not in flagged])
+
     def evidence(self, draft: Draft) -> list[Sentence]:
         """The best distinct sentences of the draft, injection attempts screened out, best first."""
         g = self.settings.generation
@@ -272,30 +298,14 @@ class LLMGenerator:
         floor = self.settings.answer.min_sentence_score
         extra = []
         for s in draft.pool:
-            if len(chosen) + len(extra) >= g.evidence_sentences + 2 or s.score < floor:
+            if len(chosen) + len(extra) >= g.evidence_sentences or s.score < floor:
                 break
             t = _norm(clean_statement_text(s.text))
             if s.key in merged or s.key in chosen_keys or t in seen_text:
                 continue
             seen_text.add(t)
             extra.append(s)
-        candidates = chosen + extra
-        kept = self._screen(candidates)
-        return kept[: g.evidence_sentences]
-
-    def _screen(self, sents: list[Sentence]) -> list[Sentence]:
-        """Drop sentences that speak to the answering system (prompt injection); they are logged."""
-        kept = []
-        for s in sents:
-            reason = prompts.injection_reason(s.text)
-            if reason is not None:
-                logger.warning(
-                    "evidence sentence not shown to the model: possible prompt injection",
-                    extra={"doc_id": s.doc_id, "start": s.start, "end": s.end, "reason": reason},
-                )
-                continue
-            kept.append(s)
-        return kept
+        return [s for s in chosen + extra if prompts.injection_reason(s.text) is None][: g.evidence_sentences]
 
     # -- the call
     def _runnable(self, n_evidence: int) -> Any:
@@ -391,7 +401,8 @@ class LLMGenerator:
     # -- the answer
     def answer(self, question: str, draft: Draft, engine: Engine) -> Answer:
         """The LLM's verified answer, or the extractive answer with the reason (never an exception)."""
-        if engine.abstain_reason(draft) is not None:
+        draft = self.screened(draft)  # documents are data: instructions in them are never used
+        if draft.bottom_line is None or engine.abstain_reason(draft) is not None:
             return engine._build_answer(question, draft)  # not enough evidence: not the model's call
         embedder = engine.store.embedder
         started = time.perf_counter()
