@@ -78,10 +78,16 @@ class GenerationSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    # evidence_sentences, max_statements and anchor_words: measured with SmolLM2-135M on dev questions
+    # (README "Generative answers"); a larger model may take more evidence and anchor_words=0.
     evidence_sentences: int = Field(
-        default=6, ge=1, le=20, description="Best candidate sentences shown to the model, numbered [1]..[n]."
+        default=4, ge=1, le=20, description="Best candidate sentences shown to the model, numbered [1]..[n]."
     )
-    max_statements: int = Field(default=4, ge=1, le=20, description="Most statements the model may write.")
+    max_statements: int = Field(default=3, ge=1, le=20, description="Most statements the model may write.")
+    anchor_words: int = Field(
+        default=6, ge=0, le=30,
+        description="A statement citing [k] must begin with the first words of sentence k (0: free text).",
+    )
     temperature: float = Field(default=0.0, ge=0.0, le=2.0, description="Sampling temperature (0 = greedy).")
     max_tokens: int = Field(default=384, ge=16, le=8192, description="Most tokens the model may generate.")
     timeout_s: float = Field(
@@ -89,7 +95,7 @@ class GenerationSettings(BaseModel):
     )
     retries: int = Field(default=1, ge=0, le=10, description="Retries after a transient error (connection, 5xx, rate limit).")
     context_tokens: int = Field(default=2048, ge=512, le=131072, description="Context window of a local GGUF model.")
-    threads: int = Field(default=0, ge=0, le=256, description="CPU threads of a local GGUF model (0 = llama.cpp's default).")
+    threads: int = Field(default=0, ge=0, le=256, description="CPU threads of a local GGUF model (0 = all cores).")
     prompt_hash: str | None = Field(default=None, description="Set at start-up from the prompt module; not a setting.")
 
 

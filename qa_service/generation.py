@@ -34,6 +34,7 @@ import re
 import threading
 import time
 import uuid
+from contextlib import nullcontext
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -41,7 +42,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from langchain_core.utils.json import parse_partial_json
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from ingest.settings import Settings
 from qa_service import prompts
@@ -253,6 +254,7 @@ class LLMGenerator:
         self.name = backend.name
         self.prompt = prompts.answer_prompt()
         self._lock = threading.Lock()  # held around calls of a model that must not run concurrently
+        self._form = 0  # which of the backend's structured-output forms the server accepts
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="medcite-llm")
 
     def health(self) -> str | None:
@@ -308,12 +310,14 @@ class LLMGenerator:
         return [s for s in chosen + extra if prompts.injection_reason(s.text) is None][: g.evidence_sentences]
 
     # -- the call
-    def _runnable(self, n_evidence: int) -> Any:
-        binding = self.backend.schema_binding
-        if binding is None:
+    def _runnable(self, evidence: Sequence[str], form: int) -> Any:
+        """``prompt | model``, the model bound to the ``form``-th way of asking for the JSON schema (if any)."""
+        bindings = self.backend.schema_bindings
+        if form >= len(bindings):
             return self.prompt | self.backend.model
-        schema = prompts.answer_schema(n_evidence, self.settings.generation.max_statements)
-        return self.prompt | self.backend.model.bind(**binding(schema))
+        g = self.settings.generation
+        schema = prompts.answer_schema(evidence, g.max_statements, g.anchor_words)
+        return self.prompt | self.backend.model.bind(**bindings[form](schema))
 
     def _stream_once(self, runnable: Any, inputs: dict[str, Any], cancel: threading.Event) -> str:
         parts: list[str] = []
@@ -324,37 +328,44 @@ class LLMGenerator:
             parts.append(content if isinstance(content, str) else "".join(str(c) for c in content))
         return "".join(parts)
 
-    def _call(self, runnable: Any, inputs: dict[str, Any], cancel: threading.Event) -> str:
+    def _call(self, evidence: Sequence[str], inputs: dict[str, Any], cancel: threading.Event) -> str:
         g = self.settings.generation
         retrying = Retrying(
             stop=stop_after_attempt(g.retries + 1),
-            retry=retry_if_exception_type(self.backend.transient) if self.backend.transient else retry_if_exception_type(()),
+            retry=retry_if_exception(lambda e: isinstance(e, self.backend.transient) and not self.backend.rejects(e)),
             wait=wait_exponential(multiplier=0.5, max=4),
             reraise=True,
         )
-        lock = self._lock if self.backend.serialize else None
-        if lock is not None:
-            lock.acquire()
-        try:
-            for attempt in retrying:
-                with attempt:
-                    if cancel.is_set():
-                        raise LLMTimeout()
-                    return self._stream_once(runnable, inputs, cancel)
-        finally:
-            if lock is not None:
-                lock.release()
+        forms = len(self.backend.schema_bindings)
+        with self._lock if self.backend.serialize else nullcontext():
+            # a server that rejects one way of asking for structured output is asked the next way, then plainly
+            for form in range(self._form, forms + 1):
+                try:
+                    for attempt in retrying:
+                        with attempt:
+                            if cancel.is_set():
+                                raise LLMTimeout()
+                            return self._stream_once(self._runnable(evidence, form), inputs, cancel)
+                except Exception as exc:
+                    if form == forms or not self.backend.rejects(exc):
+                        raise
+                    logger.warning(
+                        "the model server rejected this form of structured output; using the next one",
+                        extra={"llm": self.name, "form": form, "error": str(exc)[:200]},
+                    )
+                    self._form = max(self._form, form + 1)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def generate(self, question: str, evidence: Sequence[Sentence]) -> str:
         """The model's raw reply for these evidence sentences; LLMTimeout or the model's error otherwise."""
+        texts = [clean_statement_text(s.text) for s in evidence]
         inputs = {
             "question": prompts.defuse(question),
-            "evidence": prompts.format_evidence([(clean_statement_text(s.text), s.section, s.source) for s in evidence]),
+            "evidence": prompts.format_evidence([(t, s.section, s.source) for t, s in zip(texts, evidence)]),
             "max_statements": self.settings.generation.max_statements,
         }
         cancel = threading.Event()
-        future = self._pool.submit(self._call, self._runnable(len(evidence)), inputs, cancel)
+        future = self._pool.submit(self._call, texts, inputs, cancel)
         try:
             return future.result(timeout=self.settings.generation.timeout_s)
         except FutureTimeout:

@@ -83,9 +83,11 @@ class ChatBackend:
     spec: ModelSpec
     model: BaseChatModel
     model_name: str  # as shown in ``Answer.generator`` ("llm:<model_name>")
-    # kwargs that make the model follow a JSON schema while decoding (None: it cannot)
-    schema_binding: Callable[[dict[str, Any]], dict[str, Any]] | None
+    # Ways to make the model follow a JSON schema while decoding (call kwargs), the preferred first.
+    # A server that rejects one (``rejected``) gets the next, then none: the tolerant parser copes.
+    schema_bindings: tuple[Callable[[dict[str, Any]], dict[str, Any]], ...]
     transient: tuple[type[BaseException], ...] = ()  # errors worth a retry
+    rejects: Callable[[BaseException], bool] = lambda exc: False  # the server does not take this request shape
     serialize: bool = False  # one call at a time (an in-process model is not thread-safe)
     check: Callable[[], None] | None = None  # raises LLMConfigError when the model cannot answer
     _health: tuple[float, str | None] | None = field(default=None, repr=False)
@@ -185,7 +187,7 @@ def _llamacpp(spec: ModelSpec, settings: Settings) -> ChatBackend:
             model_path=str(path),
             n_ctx=g.context_tokens,
             n_batch=256,
-            n_threads=g.threads or None,
+            n_threads=g.threads or os.cpu_count() or 1,  # llama.cpp alone would take half the cores
             temperature=g.temperature,
             max_tokens=g.max_tokens,
             top_p=1.0,
@@ -199,11 +201,18 @@ def _llamacpp(spec: ModelSpec, settings: Settings) -> ChatBackend:
         raise LLMConfigError(f"MEDCITE_LLM={spec.text}: cannot load the model: {_first_line(exc)}") from None
     name = path.stem.removesuffix(".gguf")
 
-    def schema_binding(schema: dict[str, Any]) -> dict[str, Any]:
-        # llama-cpp-python turns the schema into a grammar: the output is valid JSON of this shape
-        return {"response_format": {"type": "json_object", "schema": schema}}
+    # llama-cpp-python turns the schema into a grammar: the output is valid JSON of this shape
+    return ChatBackend(spec, model, name, (_json_object,), serialize=True)
 
-    return ChatBackend(spec, model, name, schema_binding, transient=(), serialize=True)
+
+def _json_object(schema: dict[str, Any]) -> dict[str, Any]:
+    """llama.cpp's form (llama-cpp-python and its server): ``json_object`` with the schema beside it."""
+    return {"response_format": {"type": "json_object", "schema": schema}}
+
+
+def _json_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """OpenAI's structured-output form (OpenAI, vLLM, llama.cpp's C++ server, Ollama's /v1)."""
+    return {"response_format": {"type": "json_schema", "json_schema": {"name": "cited_answer", "schema": schema}}}
 
 
 # ---------------------------------------------------------------- OpenAI-compatible
@@ -242,11 +251,18 @@ def _openai(spec: ModelSpec, settings: Settings) -> ChatBackend:
                 f"MEDCITE_LLM={spec.text}: the server at {base_url} does not serve model {spec.target!r} (it serves: {listing})"
             )
 
-    def schema_binding(schema: dict[str, Any]) -> dict[str, Any]:
-        return {"response_format": {"type": "json_schema", "json_schema": {"name": "cited_answer", "schema": schema}}}
-
     transient = (openai.APIConnectionError, openai.APITimeoutError, openai.RateLimitError, openai.InternalServerError, httpx.TransportError)
-    return ChatBackend(spec, model, spec.target, schema_binding, transient=transient, check=check)
+
+    def rejects(exc: BaseException) -> bool:
+        # a 400/422, or any status error about response_format (llama-cpp-python's server answers
+        # an unknown response_format type with a 500 that names the field)
+        if isinstance(exc, (openai.BadRequestError, openai.UnprocessableEntityError)):
+            return True
+        return isinstance(exc, openai.APIStatusError) and "response_format" in str(exc)
+
+    return ChatBackend(
+        spec, model, spec.target, (_json_schema, _json_object), transient=transient, rejects=rejects, check=check
+    )
 
 
 # ---------------------------------------------------------------- Ollama
@@ -273,11 +289,11 @@ def _ollama(spec: ModelSpec, settings: Settings) -> ChatBackend:
                 f"MEDCITE_LLM={spec.text}: Ollama at {base_url} has no model {spec.target!r}; run `ollama pull {spec.target}`"
             )
 
-    def schema_binding(schema: dict[str, Any]) -> dict[str, Any]:
+    def format_schema(schema: dict[str, Any]) -> dict[str, Any]:
         return {"format": schema}  # Ollama constrains decoding to the schema
 
     transient = (httpx.TransportError, ConnectionError)
-    return ChatBackend(spec, model, spec.target, schema_binding, transient=transient, check=check)
+    return ChatBackend(spec, model, spec.target, (format_schema,), transient=transient, check=check)
 
 
 def _probe_models(

@@ -49,8 +49,12 @@ def draft_for(engine: Any, question: str) -> Draft:
 
 
 def backend(model: Any, *, schema: bool = False, transient: tuple[type[BaseException], ...] = ()) -> ChatBackend:
-    binding = (lambda s: {"response_format": {"type": "json_object", "schema": s}}) if schema else None
-    return ChatBackend(ModelSpec("openai", "fake"), model, "fake", binding, transient=transient)
+    from qa_service.llm import _json_object, _json_schema
+
+    bindings = (_json_schema, _json_object) if schema else ()
+    return ChatBackend(
+        ModelSpec("openai", "fake"), model, "fake", bindings, transient=transient, rejects=lambda e: isinstance(e, ValueError)
+    )
 
 
 def generator(engine: Any, model: Any, **kw: Any) -> LLMGenerator:

@@ -195,13 +195,34 @@ def test_a_model_error_falls_back_and_a_transient_one_is_retried(corpus_engine: 
     assert answer.generator == "llm:fake" and flaky.calls == 2
 
 
-def test_structured_output_is_asked_for_when_the_model_supports_it(corpus_engine: Any, draft: Any, evidence: list[str]) -> None:
-    model = RecordingModel(responses=[reply((evidence[0], [1]))])
-    generator(corpus_engine, model, schema=True).answer(TREATMENT_Q, draft, corpus_engine)
-    [options] = model.options
-    schema = options["response_format"]["schema"]
-    item = schema["properties"]["statements"]["items"]
-    assert item["properties"]["citations"]["items"]["enum"] == list(range(1, len(evidence) + 1))
+class PickyModel(RecordingModel):
+    """Rejects OpenAI's json_schema form, as llama-cpp-python's server does (it takes json_object + schema)."""
+
+    def _stream(self, messages: Any, stop: Any = None, run_manager: Any = None, **kwargs: Any) -> Any:  # type: ignore[override]
+        if kwargs.get("response_format", {}).get("type") == "json_schema":
+            self.options.append(kwargs)
+            raise ValueError("response_format.type: Input should be 'text' or 'json_object'")
+        return super()._stream(messages, stop, run_manager, **kwargs)
+
+
+def test_structured_output_is_asked_for_and_a_rejected_form_gives_way_to_the_next(
+    corpus_engine: Any, draft: Any, evidence: list[str]
+) -> None:
+    model = PickyModel(responses=[reply((evidence[0], [1]))])
+    gen = generator(corpus_engine, model, schema=True)
+    answer = gen.answer(TREATMENT_Q, draft, corpus_engine)
+    assert answer.generator == "llm:fake"
+    first, second = model.options
+    assert first["response_format"]["type"] == "json_schema"
+    assert second["response_format"]["type"] == "json_object"
+    items = second["response_format"]["schema"]["properties"]["statements"]["items"]["anyOf"]
+    assert [i["properties"]["citations"]["items"]["const"] for i in items] == list(range(1, len(evidence) + 1))
+    # a statement citing [k] begins with the first words of sentence k (anchor_words)
+    first_words = " ".join(evidence[0].split()[: gen.settings.generation.anchor_words])
+    pattern = items[0]["properties"]["text"]["pattern"]
+    assert re.match(pattern, evidence[0]) and re.sub(r"\\(.)", r"\1", pattern).startswith("^" + first_words)
+    gen.answer(TREATMENT_Q, draft, corpus_engine)  # the accepted form is remembered
+    assert [o["response_format"]["type"] for o in model.options[2:]] == ["json_object"]
 
 
 def test_documents_are_data_in_the_prompt(corpus_engine: Any, draft: Any, evidence: list[str]) -> None:
@@ -315,6 +336,15 @@ def test_parse_reply_forms() -> None:
     ]
     assert parse_reply("").form == "empty"
     assert split_markers("Dose is 1 mg [1, 2].") == ("Dose is 1 mg.", [1, 2])
+
+
+def test_free_text_schema_when_anchoring_is_off() -> None:
+    from qa_service import prompts
+
+    schema = prompts.answer_schema(["One.", "Two.", "Three."], 2, anchor_words=0)
+    item = schema["properties"]["statements"]["items"]
+    assert item["properties"]["citations"]["items"]["enum"] == [1, 2, 3]
+    assert re.match(item["properties"]["text"]["pattern"], "Give 1 mg.") and not re.match(item["properties"]["text"]["pattern"], "...")
 
 
 def test_start_up_hash_names_the_prompts(tmp_path: Path) -> None:

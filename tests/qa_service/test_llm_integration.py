@@ -58,6 +58,35 @@ def _engine(tmp_path_factory: pytest.TempPathFactory, embedder: Any, paths: list
     return engine
 
 
+GRAMMAR_CHECK = """
+import json, sys
+from llama_cpp import Llama
+from qa_service import prompts
+text = sys.argv[2]
+schema = prompts.answer_schema([text, "Another sentence."], 2, anchor_words=40)
+llm = Llama(sys.argv[1], n_ctx=512, verbose=False)
+out = llm.create_chat_completion(
+    messages=[{"role": "user", "content": "Copy: " + text}],
+    response_format={"type": "json_object", "schema": schema}, max_tokens=80, temperature=0,
+)
+print(out["choices"][0]["message"]["content"])
+"""
+
+
+@pytest.mark.llm
+def test_anchors_with_every_regex_character_compile_in_llama_cpp(gguf: Path) -> None:
+    """A grammar llama.cpp cannot parse kills the process (segfault): run one in a child and look."""
+    import sys
+
+    text = 'Give 0.3 μg/kg/day (oral) {x} a|b c? d* e+ $5 - 1/2 [14] "quoted" back\\slash ^caret end'
+    done = subprocess.run(
+        [sys.executable, "-c", GRAMMAR_CHECK, str(gguf), text], capture_output=True, text=True, timeout=300,
+        check=False, cwd=Path(__file__).resolve().parents[2],
+    )
+    assert done.returncode == 0, done.stderr[-2000:] + done.stdout[-2000:]
+    assert '"text"' in done.stdout and "Give 0.3 μg/kg/day (oral) {x} a|b c? d* e+ $5" in done.stdout
+
+
 @pytest.fixture(scope="module")
 def local_engine(tmp_path_factory: pytest.TempPathFactory, embedder: Any, gguf: Path) -> Iterator[Any]:
     engine = _engine(tmp_path_factory, embedder, [CORPUS], llm=f"llamacpp:{gguf}")
