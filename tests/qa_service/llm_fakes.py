@@ -146,7 +146,7 @@ class CopyingModel(FakeListChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Any:
-        lines = re.findall(r"^\[(\d+)\] (.*) \(from [^()]*\)$", str(messages[-1].content), re.MULTILINE)
+        lines = re.findall(r"^\[(\d+)\] (.*)$", str(messages[-1].content), re.MULTILINE)
         statements = [(text, [int(n)]) for n, text in lines[: self.copies]] + list(self.extra)
         self.responses = [reply(*statements)]
         self.i = 0
