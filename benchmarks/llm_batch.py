@@ -97,7 +97,7 @@ def start_llama_server(model: Path, alias: str, log: Path, n_ctx: int = 2048) ->
     cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--model_alias", alias,
            "--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(n_ctx), "--n_threads", str(os.cpu_count() or 1), "--verbose", "False"]
     handle = log.open("wb")
-    proc = subprocess.Popen(cmd, stdout=handle, stderr=subprocess.STDOUT)  # noqa: S603
+    proc = subprocess.Popen(cmd, stdout=handle, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/v1"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -116,7 +116,7 @@ def start_llama_server(model: Path, alias: str, log: Path, n_ctx: int = 2048) ->
 def run_batch(env_extra: dict[str, str], data_dir: Path, questions: Path) -> tuple[list[dict[str, Any]], float, str]:
     env = {**os.environ, **env_extra, "MEDCITE_DATA_DIR": str(data_dir)}
     started = time.perf_counter()
-    done = subprocess.run(  # noqa: S603
+    done = subprocess.run(
         [str(REPO / ".venv" / "bin" / "medcite"), "ask", "--batch", str(questions), "--json"],
         env=env, capture_output=True, text=True, check=False,
     )
@@ -200,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     data_dir = out / "store"
     note(f"ingesting corpus/ into {data_dir}")
     subprocess.run([str(REPO / ".venv" / "bin" / "medcite"), "ingest", str(REPO / "corpus"), "--data-dir", str(data_dir)],
-                   check=True, capture_output=True)  # noqa: S603
+                   check=True, capture_output=True)
     results: dict[str, Any] = {"model": str(model)}
     if args.path in ("inprocess", "both"):
         note(f"in-process: MEDCITE_LLM=llamacpp:{model.name}")
