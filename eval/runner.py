@@ -85,6 +85,9 @@ class EngineBackend:
         }
 
 
+RATE_LIMIT_RETRIES = 20  # a rate-limited key waits (Retry-After) rather than failing the run
+
+
 class RemoteError(MedciteError):
     """The server answered with an error or not at all."""
 
@@ -130,6 +133,18 @@ class HttpBackend:
         except ValueError as exc:
             raise RemoteError(f"the server sent non-JSON for {response.request.url.path}") from exc
 
+    def _send(self, method: str, path: str, **kwargs: Any) -> Any:
+        """One request; a 429 (the key's rate limit) waits ``Retry-After`` seconds and tries again."""
+        import time
+
+        for _ in range(RATE_LIMIT_RETRIES):
+            response = self.client.request(method, path, **kwargs)
+            if response.status_code != 429:
+                return response
+            wait = response.headers.get("Retry-After", "1")
+            time.sleep(min(float(wait) if wait.isdigit() else 1.0, 60.0))
+        return response
+
     def check(self) -> None:
         """Fail fast (exit 1) when the server cannot be reached."""
         import httpx
@@ -145,7 +160,7 @@ class HttpBackend:
             body["top_k"] = k
         if self.generator is not None:
             body["generator"] = self.generator
-        data = self._get_json(self.client.post("/v1/ask", json=body))
+        data = self._get_json(self._send("POST", "/v1/ask", json=body))
         try:
             answer = Answer.model_validate(data)
         except ValidationError as exc:
@@ -156,7 +171,7 @@ class HttpBackend:
         return answer
 
     def search(self, question: str, k: int) -> list[Passage]:
-        data = self._get_json(self.client.get("/v1/search", params={"q": question, "k": k}))
+        data = self._get_json(self._send("GET", "/v1/search", params={"q": question, "k": k}))
         try:
             return [Passage.model_validate(p) for p in data["passages"]]
         except (KeyError, TypeError, ValidationError) as exc:

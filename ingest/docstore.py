@@ -1,25 +1,30 @@
 """The document store: the source of truth for documents and chunks (SQLAlchemy Core).
 
-SQLite under the data dir by default (WAL, busy timeout); every change to one
-document is one transaction, so a crash never leaves half a document visible.
-Vectors and the lexical index are derived from these rows.
+SQLite under the data dir by default (WAL, busy timeout), or the PostgreSQL
+database ``MEDCITE_DATABASE_URL`` names, with the same code; the schema comes from
+the Alembic migrations in ``ingest/migrations`` (``ingest.migrate``). Every change
+to one document is one transaction, so a crash never leaves half a document
+visible, and every change bumps the store's generation counter. Vectors and the
+lexical index are derived from these rows.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from sqlalchemy import (
+    BigInteger,
     Column,
-    Engine,
     ForeignKey,
     Integer,
     LargeBinary,
@@ -27,21 +32,28 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    create_engine,
     delete,
-    event,
     func,
     insert,
     select,
+    text,
     update,
 )
 
-from ingest.errors import StoreError
+from ingest.database import (
+    WRITE_LOCK,
+    backend_name,
+    check_connection,
+    make_engine,
+    serialize_migrations,
+    store_url,
+)
 from ingest.models import Chunk, Document, Section, SourceDocument
+
+__all__ = ["ChunkRow", "DocEvidence", "DocumentStore", "SentenceVectors", "StoredDoc", "make_engine", "metadata"]
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = "1"
 metadata = MetaData()
 
 documents_table = Table(
@@ -93,6 +105,15 @@ meta_table = Table(
     Column("value", Text, nullable=False),
 )
 
+# Counters every process can bump atomically (``value = value + 1``); ``generation``
+# moves with every committed change of documents or chunks.
+state_table = Table(
+    "store_state",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", BigInteger, nullable=False),
+)
+
 
 @dataclass
 class SentenceVectors:
@@ -135,45 +156,33 @@ class ChunkRow:
     text: str
 
 
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA busy_timeout=30000")
-    cur.execute("PRAGMA foreign_keys=ON")
-    cur.close()
-
-
-def make_engine(url: str) -> Engine:
-    """An engine with the SQLite settings measured to avoid 'database is locked'."""
-    if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30})
-        event.listen(engine, "connect", _sqlite_pragmas)
-        return engine
-    return create_engine(url, pool_pre_ping=True)
-
-
 class DocumentStore:
     """Documents and chunk rows, one transaction per document change."""
 
-    def __init__(self, data_dir: Path) -> None:
-        data_dir.mkdir(parents=True, exist_ok=True)
-        self.engine = make_engine(f"sqlite:///{data_dir / 'documents.db'}")
-        metadata.create_all(self.engine)
-        self._check_schema()
+    def __init__(self, data_dir: Path, database_url: str | None = None, *, migrate: bool = True) -> None:
+        """Open (and migrate) the store database: ``database_url``, else SQLite under ``data_dir``.
 
-    def _check_schema(self) -> None:
-        """Refuse a store written with another layout instead of misreading it."""
+        Raises:
+            StoreError: the database driver is missing or the database does not answer.
+        """
+        from ingest.migrate import upgrade
+
+        url = store_url(database_url, data_dir)
+        if url.startswith("sqlite"):
+            data_dir.mkdir(parents=True, exist_ok=True)
+        self.engine = make_engine(url)
+        self.backend = backend_name(url)
+        check_connection(self.engine)
+        if migrate:
+            upgrade(self.engine)
+            self._ensure_store_id()
+
+    def _ensure_store_id(self) -> None:
+        """Give a new store its random id (once, even when several processes open it together)."""
         with self.engine.begin() as conn:
-            found = conn.execute(select(meta_table.c.value).where(meta_table.c.key == "schema")).scalar()
-            if found is None:
-                conn.execute(insert(meta_table).values(key="schema", value=SCHEMA_VERSION))
+            serialize_migrations(conn)
             if conn.execute(select(meta_table.c.value).where(meta_table.c.key == "store_id")).scalar() is None:
                 conn.execute(insert(meta_table).values(key="store_id", value=uuid.uuid4().hex))
-            if found is not None and found != SCHEMA_VERSION:
-                raise StoreError(
-                    f"the store in this data dir has layout version {found}; this medcite needs {SCHEMA_VERSION}: "
-                    "ingest into a new --data-dir"
-                )
 
     def close(self) -> None:
         """Release connections."""
@@ -187,16 +196,59 @@ class DocumentStore:
     # -- generation: bumped on every change, used to detect a stale lexical index
     def generation(self) -> int:
         with self.engine.connect() as conn:
-            value = conn.execute(select(meta_table.c.value).where(meta_table.c.key == "generation")).scalar()
+            value = conn.execute(select(state_table.c.value).where(state_table.c.name == "generation")).scalar()
         return int(value) if value is not None else 0
 
     @staticmethod
     def _bump(conn: Any) -> None:
-        cur = conn.execute(select(meta_table.c.value).where(meta_table.c.key == "generation")).scalar()
-        if cur is None:
-            conn.execute(insert(meta_table).values(key="generation", value="1"))
-        else:
-            conn.execute(update(meta_table).where(meta_table.c.key == "generation").values(value=str(int(cur) + 1)))
+        """Add one to the generation inside the caller's transaction (atomic on PostgreSQL too)."""
+        t = state_table
+        done = conn.execute(update(t).where(t.c.name == "generation").values(value=t.c.value + 1)).rowcount
+        if not done:
+            conn.execute(insert(t).values(name="generation", value=1))
+
+    # -- coordination of writers (ingest, delete) across processes
+    @contextmanager
+    def write_lock(self, wait_message: str = "waiting for another ingest or delete to finish") -> Iterator[None]:
+        """Hold the store's one-writer lock (PostgreSQL: a session advisory lock) while changing it.
+
+        Two ingests (a CLI and an API upload on another machine, say) would otherwise
+        race: each could garbage-collect the other's vectors before their rows are
+        committed. The lock belongs to a database session, so a writer killed with
+        ``kill -9`` releases it when its connection drops. On SQLite the data-dir
+        lock already makes the owning process the only writer; this is a no-op.
+        """
+        if self.backend != "postgresql":
+            yield
+            return
+        with self.engine.connect() as conn:
+            got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": WRITE_LOCK}).scalar()
+            if not got:
+                logger.warning(wait_message)
+                started = time.monotonic()
+                conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": WRITE_LOCK})
+                logger.info("store write lock acquired", extra={"waited_s": round(time.monotonic() - started, 1)})
+            conn.commit()
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": WRITE_LOCK})
+                conn.commit()
+
+    def writer_active(self) -> bool:
+        """Whether another session holds the write lock now (an ingest or delete is under way)."""
+        if self.backend != "postgresql":
+            return False
+        with self.engine.connect() as conn:
+            return bool(
+                conn.execute(
+                    text(
+                        "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                        "AND classid = :hi AND objid = :lo AND objsubid = 1)"
+                    ),
+                    {"hi": WRITE_LOCK >> 32, "lo": WRITE_LOCK & 0xFFFFFFFF},
+                ).scalar()
+            )
 
     # -- reads
     def stored_docs(self) -> dict[str, StoredDoc]:
@@ -272,10 +324,25 @@ class DocumentStore:
 
     def all_chunks(self) -> tuple[list[str], list[str]]:
         """(chunk ids, chunk texts) of every chunk, in a stable order."""
+        _, ids, texts = self.chunks_snapshot()
+        return ids, texts
+
+    def chunks_snapshot(self, attempts: int = 5) -> tuple[int, list[str], list[str]]:
+        """(generation, chunk ids, chunk texts): every chunk as of one generation.
+
+        Read optimistically: the generation before and after the rows must agree
+        (a writer committing in between makes it read again), so an index built
+        from the result never claims a generation whose rows it does not hold.
+        """
         c = chunks_table
-        with self.engine.connect() as conn:
-            rows = conn.execute(select(c.c.chunk_id, c.c.text).order_by(c.c.doc_id, c.c.idx)).all()
-        return [r.chunk_id for r in rows], [r.text for r in rows]
+        for _ in range(attempts):
+            before = self.generation()
+            with self.engine.connect() as conn:
+                rows = conn.execute(select(c.c.chunk_id, c.c.text).order_by(c.c.doc_id, c.c.idx)).all()
+            if self.generation() == before:
+                return before, [r.chunk_id for r in rows], [r.text for r in rows]
+        # a writer commits faster than we can read: the last read is still whole documents
+        return -1, [r.chunk_id for r in rows], [r.text for r in rows]
 
     def chunk_ids(self) -> set[str]:
         """Every stored chunk id."""
@@ -322,7 +389,7 @@ class DocumentStore:
         sentence_vectors: SentenceVectors | None = None,
     ) -> list[str]:
         """Insert or replace a document, its chunks and sentence vectors atomically; returns the chunk ids it replaced."""
-        now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        now = datetime.now(UTC).isoformat(timespec="seconds")
         with self.engine.begin() as conn:
             old = list(conn.execute(select(chunks_table.c.chunk_id).where(chunks_table.c.doc_id == doc_id)).scalars())
             # this document, and one that had its path (a file renamed onto it: the path column is unique)

@@ -46,3 +46,9 @@ class NotFoundError(MedciteError):
     """An id that does not exist was asked for."""
 
     http_status = 404
+
+
+class ServiceUnavailableError(StoreError):
+    """A database or vector server the store needs does not answer (after retries)."""
+
+    http_status = 503

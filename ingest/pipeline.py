@@ -9,26 +9,30 @@ Search only serves chunks that have a row, so vectors from an interrupted step 1
 or 3 are invisible, and the next ingest deletes them (``Store.collect_garbage``).
 The lexical index carries the store generation it reflects and is rebuilt when
 stale. Embedding happens before any write transaction is opened.
+
+A whole run holds the store's write lock (``Store.writing``): on shared services
+a second ingest (another CLI, an upload to any API worker) waits for it, so two
+runs never garbage-collect each other's vectors or interleave replacements.
 """
 
 from __future__ import annotations
 
 import hashlib
-from bisect import bisect_left, bisect_right
 import logging
 import re
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
 from ingest.chunking import chunk_document, split_sentences
-from ingest.docstore import SentenceVectors
+from ingest.docstore import SentenceVectors, StoredDoc
 from ingest.errors import LoaderError
-from ingest.loaders import SUPPORTED_SUFFIXES, load_document
-from ingest.models import Chunk, IngestFileError, IngestReport, SourceDocument
+from ingest.loaders import SUPPORTED_SUFFIXES, load_document, read_file
+from ingest.models import Chunk, Document, IngestFileError, IngestReport, SourceDocument
 from ingest.store import Store
 
 logger = logging.getLogger(__name__)
@@ -99,13 +103,26 @@ def ingest_paths(
     progress_factory: Callable[[int], Progress] | None = None,
 ) -> IngestReport:
     """Ingest files and folders into ``store``; see the module docstring for guarantees."""
+    with store.writing():
+        return _ingest_locked(store, paths, prune=prune, progress_factory=progress_factory)
+
+
+def _ingest_locked(
+    store: Store,
+    paths: Sequence[Path],
+    *,
+    prune: bool,
+    progress_factory: Callable[[int], Progress] | None,
+) -> IngestReport:
     report = IngestReport()
     files, errors = discover(paths)
     report.errors.extend(errors)
     store.collect_garbage()
     stored = store.docs.stored_docs()
+    identity = _Identity(stored, store.docs.list_documents())
     fingerprint = store.fingerprint
     chunking = store.settings.chunking
+    limits = store.settings.ingest_limits
 
     pending: list[_Pending] = []
     for file, source in files:
@@ -117,18 +134,23 @@ def ingest_paths(
                 )
             )
             continue
-        key = str(file)
         try:
-            raw_hash = hashlib.sha256(file.read_bytes()).hexdigest()
-        except OSError as exc:
-            report.errors.append(IngestFileError(source=source, error=f"cannot read file: {exc.strerror or exc}"))
+            old = identity.stored_for(file, source)
+        except LoaderError as exc:
+            report.errors.append(IngestFileError(source=source, error=str(exc)))
             continue
-        old = stored.get(key)
+        try:
+            raw = read_file(file, limits)  # refused before reading when over the size limit
+        except LoaderError as exc:
+            report.errors.append(IngestFileError(source=source, error=str(exc)))
+            continue
+        raw_hash = hashlib.sha256(raw).hexdigest()
         if old is not None and old.content_hash == raw_hash and old.fingerprint == fingerprint:
+            identity.claim(file, source, old)
             report.unchanged += 1
             continue
         try:
-            doc = load_document(file, source)
+            doc = load_document(file, source, limits=limits, raw=raw)
         except LoaderError as exc:
             report.errors.append(IngestFileError(source=source, error=str(exc)))
             continue
@@ -141,6 +163,7 @@ def ingest_paths(
         if not chunks:
             report.errors.append(IngestFileError(source=source, error="no text found"))
             continue
+        identity.claim(file, source, old)
         pending.append(_Pending(doc, doc_id, chunks, old is not None))
 
     total_chunks = sum(len(p.chunks) for p in pending)
@@ -155,8 +178,7 @@ def ingest_paths(
             [ch.chunk_id for p in group for ch in p.chunks],
             vectors,
             [{"doc_id": p.doc_id, "start": ch.start, "end": ch.end, "section": ch.section} for p in group for ch in p.chunks],
-            texts,
-        )
+        )  # no texts: Chroma would full-text index them for nothing (see ChromaVectorIndex.upsert)
         for p in group:
             n = len(p.chunks)
             replaced = store.docs.replace_document(
@@ -182,9 +204,59 @@ def ingest_paths(
             report.removed = len(gone)
             changed = True
 
-    if changed or not store.lexical_dir.exists():
-        store.rebuild_lexical()
+    if changed or (not store.services and not store.lexical_dir.exists()):
+        store.after_write()
     return report
+
+
+class _Identity:
+    """Which stored document a file is: the one at its path, else the one with its ``source``.
+
+    The same ``source`` is the same document, whichever door it came in by: a file
+    uploaded through the API (kept under ``DATA_DIR/uploads``) replaces the document that
+    ``medcite ingest corpus/`` stored under that name, and the other way round. Within one
+    run a document is written once: a second file that would be the same document (two
+    folders each holding ``notes.md``, say) is reported instead of silently replacing the
+    first. A store holding several documents of one source (written before this rule) keeps
+    them; a new file of that source is refused as ambiguous rather than guessed.
+    """
+
+    def __init__(self, stored: dict[str, StoredDoc], documents: Sequence[Document]) -> None:
+        self._by_path = stored
+        by_id = {d.doc_id: d for d in stored.values()}
+        self._by_source: dict[str, list[StoredDoc]] = {}
+        for document in documents:
+            if document.doc_id in by_id:
+                self._by_source.setdefault(document.source, []).append(by_id[document.doc_id])
+        self._claimed: dict[str, Path] = {}
+
+    def stored_for(self, file: Path, source: str) -> StoredDoc | None:
+        """The stored document this file replaces (None: a new one); LoaderError when taken or ambiguous."""
+        old = self._by_path.get(str(file))
+        if old is None:
+            same = self._by_source.get(source, [])
+            if len(same) > 1:
+                ids = ", ".join(sorted(d.doc_id for d in same))
+                raise LoaderError(
+                    f"{len(same)} stored documents already have the source name '{source}' ({ids}); "
+                    "delete the ones you no longer want, then ingest this file again"
+                )
+            old = same[0] if same else None
+        taken = self._claimed.get(self._key(source, old))
+        if taken is not None and taken != file:
+            raise LoaderError(
+                f"same source name as {taken} in this ingest; one name is one document, "
+                "so ingest them from a common folder (their relative paths then differ) or rename one"
+            )
+        return old
+
+    def claim(self, file: Path, source: str, old: StoredDoc | None) -> None:
+        """Record that ``file`` is this run's version of its document."""
+        self._claimed[self._key(source, old)] = file
+
+    @staticmethod
+    def _key(source: str, old: StoredDoc | None) -> str:
+        return f"doc:{old.doc_id}" if old is not None else f"new:{source}"
 
 
 def _encode(embedder: object, group: list[_Pending], texts: list[str]) -> tuple[np.ndarray, dict[str, SentenceVectors]]:

@@ -69,6 +69,34 @@ class AnswerSettings(BaseModel):
     min_sentence_score: float = Field(default=0.3, ge=0.0, le=1.0, description="Sentences below are not used.")
 
 
+class IngestLimits(BaseModel):
+    """What a single file may cost before it is parsed (CLI and API alike); not part of ``config_hash``.
+
+    Checked in the loaders before the expensive step, so an upload bomb is refused in
+    milliseconds: a DOCX whose 1.5 MB inflate to 400 MB once drove the server to 23 GB.
+    A refused file is reported per file and nothing of it is stored.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_file_mb: int = Field(default=100, ge=1, description="Largest file read, any format (size on disk).")
+    max_unpacked_mb: int = Field(
+        default=64, ge=1,
+        description="Most bytes a parser holds: a .txt/.md/.html file itself, a .docx after unzipping.",
+    )
+    max_compression_ratio: int = Field(
+        default=100, ge=10,
+        description="A .docx part over 1 MiB that unzips to more than this many times its size is refused.",
+    )
+    max_zip_entries: int = Field(default=10_000, ge=10, description="Most parts in a .docx archive.")
+    max_pdf_pages: int = Field(
+        default=2000, ge=1, description="Most pages in a PDF (counted before any page is read)."
+    )
+    max_text_chars: int = Field(
+        default=5_000_000, ge=1000, description="Most characters of text one file may yield (~2,000 pages)."
+    )
+
+
 class GenerationSettings(BaseModel):
     """The optional LLM answerer (``MEDCITE_LLM``): what it sees, how long it may take, how it samples.
 
@@ -109,13 +137,28 @@ class Settings(BaseSettings):
         default=None, description="http://host:port of a Chroma server; unset = embedded PersistentClient."
     )
     database_url: str | None = Field(
-        default=None, description="SQLAlchemy URL of the audit database; unset = SQLite under the data dir."
+        default=None,
+        description=(
+            "SQLAlchemy URL of the database for documents, chunks and the audit log "
+            "(postgresql+psycopg://...); unset = SQLite under the data dir."
+        ),
     )
     llm: str | None = Field(default=None, description="Optional chat model: llamacpp:PATH | openai:MODEL | ollama:MODEL.")
     llm_base_url: str | None = Field(default=None, description="Base URL of an OpenAI-compatible endpoint.")
     api_keys: str | None = Field(default=None, description="Comma-separated key:role pairs; unset = loopback only.")
     max_upload_mb: int = Field(default=20, ge=1, le=1024, description="Largest file accepted by POST /v1/documents.")
     max_upload_files: int = Field(default=20, ge=1, le=1000, description="Most files in one upload.")
+    rate_limit: str = Field(
+        default="120/minute",
+        description="Requests one API key may make ('120/minute', '10/second;1000/hour'; 'none' = unlimited).",
+    )
+    rate_limit_storage: str = Field(
+        default="memory://", description="Where rate-limit counters live (memory:// per process, redis://...)."
+    )
+    request_timeout_s: float = Field(
+        default=60.0, gt=0, le=3600, description="Longest an ask, search or quiz may run before the API answers 504."
+    )
+    ingest_limits: IngestLimits = Field(default_factory=IngestLimits)
 
     chunking: ChunkingSettings = Field(default_factory=ChunkingSettings)
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
@@ -136,11 +179,18 @@ class Settings(BaseSettings):
         """Hash of everything that shapes an answer (paths, URLs and secrets excluded)."""
         data = self.model_dump(
             mode="json",
-            exclude={"data_dir", "chroma_url", "database_url", "api_keys", "llm_base_url", "max_upload_mb", "max_upload_files"},
+            exclude=_NOT_HASHED,
         )
         if not self.llm:  # without a model the generation knobs shape nothing
             data.pop("generation")
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+
+# Paths, URLs, secrets and service limits: they never change what an answer says.
+_NOT_HASHED = {
+    "data_dir", "chroma_url", "database_url", "api_keys", "llm_base_url", "max_upload_mb", "max_upload_files",
+    "rate_limit", "rate_limit_storage", "request_timeout_s", "ingest_limits",
+}
 
 
 def get_settings(data_dir: str | Path | None = None, **overrides: object) -> Settings:

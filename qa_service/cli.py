@@ -117,6 +117,8 @@ def ingest(paths: tuple[Path, ...], prune: bool, as_json: bool, data_dir: Path |
 
         from ingest.pipeline import ingest_paths
 
+        from qa_service.audit.drift import check_after_change
+
         with open_store(data_dir, "ingest") as store:
             report = ingest_paths(
                 store,
@@ -125,6 +127,13 @@ def ingest(paths: tuple[Path, ...], prune: bool, as_json: bool, data_dir: Path |
                 progress_factory=lambda total: tqdm(
                     total=total, unit="chunk", desc="embedding", file=sys.stderr, disable=None if total > 50 else True
                 ),
+            )
+            drift = check_after_change(store.settings, store)  # logged answers citing changed text
+        if drift is not None and drift.flagged:
+            click.echo(
+                f"medcite: the evidence of {len(drift.flagged)} logged answer(s) changed; "
+                "`medcite audit recheck` asks them again",
+                err=True,
             )
         if as_json:
             emit_json(report.model_dump())
@@ -177,8 +186,9 @@ def documents_show(ctx: click.Context, doc_id: str, as_json: bool, data_dir: Pat
         from ingest.errors import NotFoundError
         from ingest.settings import get_settings
 
-        # Reading document rows is safe beside a running server (SQLite WAL readers).
-        store = DocumentStore(get_settings(data_dir).data_dir)
+        # Reading document rows is safe beside a running server (SQLite WAL readers, or PostgreSQL).
+        settings = get_settings(data_dir)
+        store = DocumentStore(settings.data_dir, settings.database_url)
         try:
             doc = store.get_document(doc_id)
         finally:
@@ -197,9 +207,9 @@ def _read_documents(data_dir: Path | None) -> list[Any]:
     from ingest.settings import get_settings
 
     settings = get_settings(data_dir)
-    if not (settings.data_dir / "documents.db").exists():
+    if not settings.database_url and not (settings.data_dir / "documents.db").exists():
         return []
-    store = DocumentStore(settings.data_dir)
+    store = DocumentStore(settings.data_dir, settings.database_url)
     try:
         return store.list_documents()
     finally:
@@ -357,13 +367,20 @@ def _generation_notes(answer: Any) -> list[str]:
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="Port.")
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="API worker processes (more than 1 needs MEDCITE_DATABASE_URL and MEDCITE_CHROMA_URL).",
+)
 @data_dir_option
-def serve(host: str, port: int, data_dir: Path | None) -> None:
+def serve(host: str, port: int, workers: int, data_dir: Path | None) -> None:
     """Serve the HTTP API and the web UI."""
     with user_errors():
         from qa_service.api.server import run
 
-        run(host=host, port=port, data_dir=data_dir)
+        run(host=host, port=port, data_dir=data_dir, workers=workers)
 
 
 def main() -> None:
@@ -376,7 +393,11 @@ def _register_optional_commands() -> None:
     """eval and quiz live in their own modules (they import only click at module level)."""
     import importlib
 
-    for module, name in (("eval.cli", "eval_command"), ("qa_service.quiz.cli", "quiz_command")):
+    for module, name in (
+        ("eval.cli", "eval_command"),
+        ("qa_service.quiz.cli", "quiz_command"),
+        ("qa_service.audit_cli", "audit_command"),
+    ):
         try:
             command = getattr(importlib.import_module(module), name)
         except (ImportError, AttributeError):  # not built yet

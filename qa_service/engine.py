@@ -26,6 +26,7 @@ from qa_service.answering import (
     group_label,
     question_intents,
 )
+from qa_service.batching import QueryBatcher
 from qa_service.generation import ExtractiveGenerator, Generator
 from qa_service.models import Answer, Citation, Conflict, SearchResult, Statement
 from qa_service.retrieval import Candidate, HybridSearcher, to_passage
@@ -36,6 +37,7 @@ logger = logging.getLogger(__name__)
 MAX_QUESTION_CHARS = 2000
 MAX_K = 50
 ABSTAIN_PREFIX = "Not enough evidence"
+ASK_ATTEMPTS = 3  # compositions of one answer when the shared store keeps changing under it
 
 
 def validate_question(question: str) -> str:
@@ -69,6 +71,8 @@ class Engine:
         self.composer = ExtractiveComposer(store.embedder, settings, store.docs)
         self.extractive = ExtractiveGenerator()
         self.generator = generator  # the LLM answerer (qa_service.generation.LLMGenerator) or None
+        # concurrent asks share model calls for their query embeddings (qa_service.batching)
+        self.query_encoder = QueryBatcher(store.embedder)
 
     @classmethod
     def open(cls, settings: Settings, *, owner: dict[str, Any] | None = None, embedder: Any | None = None) -> "Engine":
@@ -89,11 +93,12 @@ class Engine:
 
     def close(self) -> None:
         """Release the data dir."""
+        self.query_encoder.close()
         self.store.close()
 
     # ---------------------------------------------------------------- search
     def _embed_query(self, text: str) -> np.ndarray:
-        return self.store.embedder.encode([text])[0]
+        return self.query_encoder.encode(text)
 
     def _index(self) -> Any:
         """The lexical index of the store as it is now (one generation check), or the empty-store error."""
@@ -127,13 +132,20 @@ class Engine:
         question = validate_question(question)
         k = validate_k(k, self.settings.answer.evidence_chunks)
         writer = self.generator_for(generator)
-        index = self._index()  # one snapshot of the store for the whole answer
-        vector, cands = self.candidates(question, max(self.settings.retrieval.candidates, k), index)
-        draft = self.composer.compose(question, vector, cands[:k], index)
-        if draft.bottom_line is not None:
-            answer = writer.answer(question, draft, self)
-        else:
-            answer = self._build_answer(question, draft)
+        for _ in range(ASK_ATTEMPTS):
+            with self.query_encoder.active():
+                index = self._index()  # one snapshot of the store for the whole answer
+                vector, cands = self.candidates(question, max(self.settings.retrieval.candidates, k), index)
+            draft = self.composer.compose(question, vector, cands[:k], index)
+            if draft.bottom_line is not None:
+                answer = writer.answer(question, draft, self)
+            else:
+                answer = self._build_answer(question, draft)
+            # On shared services another process may commit while this answer is composed (embedded, the
+            # API's gate keeps writers out): chunk rows of one version of a document and the text of the
+            # next would misplace citations, so an answer that saw the store change is composed again.
+            if not self.store.services or self.store.docs.generation() == index.generation:
+                break
         answer.question_id = question_id
         answer.latency_ms = round((time.perf_counter() - started) * 1000, 2)
         return answer

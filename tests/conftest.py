@@ -59,3 +59,11 @@ def shared_data() -> Path:
     if not path.is_dir():
         pytest.skip("../shared/data is not present (only in the team's workspace)")
     return path
+
+
+@pytest.fixture(scope="session")
+def zip_bomb(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The DOCX of issue 14: word/document.xml inflates to 400 MB from about 1.5 MB (built once)."""
+    from tests.ingest.bombs import write_zip_bomb_docx
+
+    return write_zip_bomb_docx(tmp_path_factory.mktemp("bombs") / "bomb.docx")

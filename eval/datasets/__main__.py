@@ -1,4 +1,4 @@
-"""``python -m eval.datasets {pubmedqa,medquad} OUT_DIR ...``: build a corpus and a gold file."""
+"""``python -m eval.datasets {pubmedqa,medquad,consumer,nih} OUT_DIR ...``: build a corpus and a gold file."""
 
 from __future__ import annotations
 
@@ -30,21 +30,10 @@ def main(verbose: int) -> None:
     configure_logging(verbose)
 
 
-def _common(func: F) -> F:
-    """The arguments and options both adapters take."""
+def _output(func: F) -> F:
+    """The arguments and options every adapter takes: where to write, where the data is."""
     options = [
         click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path)),
-        click.option("--seed", type=int, default=0, show_default=True, help="Sampling seed."),
-        click.option(
-            "--distractors", type=click.IntRange(min=0), default=None, help="Extra non-gold documents."
-        ),
-        click.option(
-            "--unanswerable",
-            type=click.IntRange(min=0),
-            default=0,
-            show_default=True,
-            help="Questions added whose answer is left out of the corpus.",
-        ),
         click.option(
             "--source",
             "data_root",
@@ -57,6 +46,26 @@ def _common(func: F) -> F:
     for option in reversed(options):
         func = option(func)
     return func
+
+
+def _common(func: F) -> F:
+    """The options of the sampling adapters (pubmedqa, medquad), on top of :func:`_output`."""
+    options = [
+        click.option("--seed", type=int, default=0, show_default=True, help="Sampling seed."),
+        click.option(
+            "--distractors", type=click.IntRange(min=0), default=None, help="Extra non-gold documents."
+        ),
+        click.option(
+            "--unanswerable",
+            type=click.IntRange(min=0),
+            default=0,
+            show_default=True,
+            help="Questions added whose answer is left out of the corpus.",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return _output(func)
 
 
 def _done(summary: BuildSummary) -> None:
@@ -131,6 +140,28 @@ def medquad(
                 force=force,
             )
         )
+
+
+@main.command()
+@_output
+def consumer(out_dir: Path, data_root: Path | None, force: bool) -> None:
+    """Consumer-health pages on 8 conditions (eval/gold/dev_consumer_pages.json) + dev_consumer.jsonl."""
+    with user_errors():
+        from eval.datasets.common import default_data_root
+        from eval.datasets.consumer import build_consumer
+
+        _done(build_consumer(out_dir, data_root=data_root or default_data_root(), force=force))
+
+
+@main.command()
+@_output
+def nih(out_dir: Path, data_root: Path | None, force: bool) -> None:
+    """The 110 NIH blood/nutrition demo pages (shared/data/nih_demo_corpus) + dev_nih.jsonl."""
+    with user_errors():
+        from eval.datasets.common import default_data_root
+        from eval.datasets.nih import build_nih
+
+        _done(build_nih(out_dir, data_root=data_root or default_data_root(), force=force))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,4 +1,4 @@
-"""Shared pieces of the dataset adapters: output layout, silver quotes, gold lines."""
+"""Shared pieces of the dataset adapters: output layout, silver quotes, gold lines, page files."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from eval.gold import load_gold
 from eval.models import GoldItem
 from ingest.chunking import split_sentences
 from ingest.errors import UsageError
@@ -40,7 +41,7 @@ class BuildSummary(BaseModel):
     questions: int
     answerable: int
     unanswerable: int
-    seed: int
+    seed: int | None = Field(default=None, description="Sampling seed (None: the build samples nothing).")
 
 
 def safe_name(text: str) -> str:
@@ -101,3 +102,71 @@ def write_gold(path: Path, items: list[GoldItem]) -> None:
     with path.open("w", encoding="utf-8") as fh:
         for item in items:
             fh.write(json.dumps(item.model_dump(mode="json", exclude_none=True), ensure_ascii=False) + "\n")
+
+
+def page_markdown(title: str, text: str) -> str:
+    """A whole source page as Markdown: its title as the first line, then its text."""
+    return f"# {title.strip()}\n\n{text.strip()}\n"
+
+
+def _ws(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def check_gold_against(items: list[GoldItem], documents: dict[str, str]) -> list[str]:
+    """Why a hand-written gold set does not fit a corpus (file name → text); empty when it fits.
+
+    Every quote must be verbatim (up to whitespace runs) in the document its ``source`` names,
+    and no ``absent_terms`` of an unanswerable line may occur anywhere (case-insensitively):
+    either failure means the shared data changed under the gold set, and every metric on it
+    would be silently wrong.
+    """
+    texts = {name: _ws(text) for name, text in documents.items()}
+    everything = " ".join(texts.values()).casefold()
+    problems: list[str] = []
+    for item in items:
+        for ev in item.evidence or []:
+            if ev.source not in texts:
+                problems.append(f"{item.id}: no document {ev.source!r} in the build")
+            elif _ws(ev.quote) not in texts[ev.source]:
+                problems.append(f"{item.id}: quote not verbatim in {ev.source}: {ev.quote[:60]!r}")
+        absent = (item.model_extra or {}).get("absent_terms") or []
+        problems += [
+            f"{item.id}: absent term {t!r} occurs in the corpus"
+            for t in absent
+            if isinstance(t, str) and t.casefold() in everything
+        ]
+    return problems
+
+
+def write_pages_build(
+    out_dir: Path, documents: dict[str, str], gold_file: Path, *, dataset: str, force: bool
+) -> BuildSummary:
+    """Write ``documents`` (file name → text) and a copy of the hand-written ``gold_file``.
+
+    The gold file is validated and checked against the documents *before* anything is
+    written, so a mismatch leaves no half-built folder (a usage error lists what is wrong).
+    """
+    items, _ = load_gold(gold_file)
+    problems = check_gold_against(items, documents)
+    if problems:
+        more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+        raise UsageError(
+            f"{gold_file.name} does not fit the documents built from the shared data (has the data "
+            f"changed?): " + "; ".join(problems[:5]) + more
+        )
+    corpus_dir = prepare_out_dir(out_dir, force)
+    for name, text in documents.items():
+        (corpus_dir / name).write_text(text, encoding="utf-8")
+    gold_path = out_dir / "gold.jsonl"
+    shutil.copyfile(gold_file, gold_path)
+    answerable = sum(item.answerable for item in items)
+    return BuildSummary(
+        dataset=dataset,
+        corpus_dir=str(corpus_dir),
+        gold_path=str(gold_path),
+        documents=len(documents),
+        questions=len(items),
+        answerable=answerable,
+        unanswerable=len(items) - answerable,
+    )

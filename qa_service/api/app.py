@@ -24,10 +24,13 @@ from qa_service.api.errors import install_error_handlers
 from qa_service.api.gate import StoreGate
 from qa_service.api.limits import BodyLimitMiddleware, BodyLimits
 from qa_service.api.observability import Metrics, ObservabilityMiddleware
-from qa_service.api.routes import answers, ask, documents, health, quizzes, search, ui
-from qa_service.api.security import SecurityHeadersMiddleware, parse_api_keys
+from qa_service.api.openapi import install_openapi
+from qa_service.api.ratelimit import RateLimiter
+from qa_service.api.routes import answers, ask, documents, health, me, quizzes, search, ui
+from qa_service.api.security import Permission, SecurityHeadersMiddleware, parse_api_keys
 from qa_service.api.uploads import UploadArea
 from qa_service.audit import AuditLog
+from qa_service.audit.drift import check_drift
 from qa_service.engine import Engine
 
 logger = logging.getLogger(__name__)
@@ -39,14 +42,23 @@ DESCRIPTION = """\
 Evidence-grounded answers to clinical questions: every statement cites the exact source sentence
 (document, section, character span), or the service abstains and shows the nearest evidence.
 
-**Auth.** When the server runs with `MEDCITE_API_KEYS` (`key:role,...`), every `/v1` call needs an
-`X-API-Key` header. Roles: `reader` (ask, search, read documents, quizzes), `editor` (reader + upload and
-delete documents), `reviewer` (reader + audit log and reviews), `admin` (everything). Missing or unknown
-key: 401; role too low: 403. Without keys the server only listens on loopback and needs no key.
+**Auth.** When the server runs with `MEDCITE_API_KEYS` (`key:role` or `key:role:holder name`, comma-separated),
+every `/v1` call needs an `X-API-Key` header. Roles: `reader` (ask, search, read documents, quizzes), `editor`
+(reader + upload and delete documents), `reviewer` (reader + audit log and reviews), `admin` (everything).
+Missing or unknown key: 401; role too low: 403; more requests than the key's rate (`MEDCITE_RATE_LIMIT`):
+429 with `Retry-After`. Without keys the server only listens on loopback and needs no key.
 
 **Audit.** Every answer served by `POST /v1/ask` is recorded (question, full answer, config hash, corpus
 version, time, role) and can be reviewed: `submitted` → `under_review` → `approved` | `rejected`
-(a submitted answer may be approved or rejected directly; decisions are final).
+(a submitted answer may be approved or rejected directly). Identical asks (same question, configuration
+and corpus) form a group that one review covers. With named keys the reviewer is the key's holder.
+
+**Evidence drift.** When a document is updated or deleted, every logged answer whose cited text changed
+or vanished is marked `evidence_changed` (with `changed_citations`); an approved one returns to
+`submitted`. `POST /v1/answers/{id}/recheck` asks it again and shows what changed.
+
+**Timeouts.** An ask, search, quiz or recheck that runs longer than `MEDCITE_REQUEST_TIMEOUT_S` is
+answered 504.
 
 The web UI is at `/`.
 """
@@ -86,6 +98,7 @@ def create_app(settings: Settings, engine: Engine | None = None, *, public_url: 
         UsageError: ``MEDCITE_API_KEYS`` is malformed.
     """
     keys = parse_api_keys(settings.api_keys)  # fail before loading anything
+    limiter = RateLimiter(settings.rate_limit, settings.rate_limit_storage)
     metrics = Metrics()
     upload_total = settings.max_upload_mb * settings.max_upload_files * 1024 * 1024 + MULTIPART_OVERHEAD
 
@@ -108,8 +121,12 @@ def create_app(settings: Settings, engine: Engine | None = None, *, public_url: 
                 gate=StoreGate(),
                 uploads=UploadArea(served.store.data_dir / "uploads"),
                 metrics=metrics,
+                limiter=limiter,
             )
             await run_in_threadpool(services.uploads.recover)
+            # Documents may have changed while no server watched (a CLI ingest that could not reach the
+            # audit log, a crash between a change and its check): flag what the change affected.
+            await run_in_threadpool(check_drift, audit, served.store)
             await run_in_threadpool(_warm_up, services)
             app.state.services = services
             logger.info(
@@ -138,6 +155,13 @@ def create_app(settings: Settings, engine: Engine | None = None, *, public_url: 
         upload_rule=f"at most {settings.max_upload_files} files of {settings.max_upload_mb} MB each",
     )
     install_error_handlers(app, limits)
+    install_openapi(
+        app,
+        auth=keys.enabled,
+        rate_limited=keys.enabled and limiter.enabled,
+        named_reviewers=keys.all_named(Permission.REVIEW),
+        llm=bool(settings.llm),
+    )
     app.add_middleware(BodyLimitMiddleware, limits=limits)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(
@@ -146,7 +170,15 @@ def create_app(settings: Settings, engine: Engine | None = None, *, public_url: 
 
     # Limits per router, not app-wide: FastAPI puts an app-wide limit outside our middleware, where it
     # would answer 413 in plain text; BodyLimitMiddleware answers declared sizes first, in JSON.
-    for router in (health.router, ask.router, search.router, answers.router, quizzes.router, ui.router):
+    for router in (
+        health.router,
+        ask.router,
+        search.router,
+        answers.router,
+        quizzes.router,
+        me.router,
+        ui.router,
+    ):
         app.include_router(router, max_body_size=JSON_BODY_LIMIT)
     app.include_router(documents.router, max_body_size=upload_total)
     app.mount("/static", StaticFiles(directory=ui.STATIC_DIR), name="static")

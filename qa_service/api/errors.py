@@ -10,6 +10,7 @@ with its traceback and answers 500 with the request id to quote, never internals
 from __future__ import annotations
 
 import logging
+import re
 
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
@@ -25,6 +26,19 @@ logger = logging.getLogger(__name__)
 TOO_LARGE = "Content Too Large"  # Starlette's body-limit detail, replaced by one that names the limit
 
 
+def allowed_methods(request: Request) -> list[str]:
+    """Every method the API documents at this request's path (Starlette's 405 names one route's only).
+
+    Read from the OpenAPI document, which lists each path's operations whichever router serves them.
+    """
+    path = request.url.path
+    methods: set[str] = set()
+    for template, operations in request.app.openapi().get("paths", {}).items():
+        if re.fullmatch(re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)), path):
+            methods.update(m.upper() for m in operations)
+    return sorted(methods)
+
+
 def install_error_handlers(app: FastAPI, limits: BodyLimits) -> None:
     """Register the handlers on ``app``; ``limits`` only words 413 answers."""
 
@@ -32,7 +46,9 @@ def install_error_handlers(app: FastAPI, limits: BodyLimits) -> None:
         assert isinstance(exc, MedciteError)
         if exc.http_status >= 500:
             logger.error("request failed: %s", exc)
-        return JSONResponse({"detail": str(exc)}, status_code=exc.http_status)
+        retry_after = getattr(exc, "retry_after", None)
+        headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+        return JSONResponse({"detail": str(exc)}, status_code=exc.http_status, headers=headers)
 
     async def database_error(_request: Request, exc: Exception) -> JSONResponse:
         logger.error("audit database error", exc_info=exc)
@@ -47,6 +63,10 @@ def install_error_handlers(app: FastAPI, limits: BodyLimits) -> None:
         ):  # a body without Content-Length, cut off while read
             detail = limits.message(request.method, request.url.path)
             exc = StarletteHTTPException(413, detail=detail, headers=exc.headers)
+        if exc.status_code == 405:  # name every method of the path, not only those of the first route found
+            allowed = allowed_methods(request)
+            if allowed:
+                exc = StarletteHTTPException(405, detail=exc.detail, headers={"Allow": ", ".join(allowed)})
         return await http_exception_handler(request, exc)  # type: ignore[return-value]
 
     async def unexpected(_request: Request, exc: Exception) -> JSONResponse:

@@ -8,10 +8,11 @@ silently ignored.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
 
 from ingest.errors import UsageError
 from qa_service.audit import ReviewStatus
@@ -19,17 +20,86 @@ from qa_service.engine import MAX_K, MAX_QUESTION_CHARS, validate_question
 
 MAX_TOPIC_CHARS = 500
 MAX_QUIZ_ITEMS = 20
+MAX_SEED = 2**53 - 1  # exact in a JSON number everywhere (JavaScript, JSON Schema validators)
+
+
+# What ``str.strip()`` removes, spelled out: ``\s`` differs between regex engines (Python's includes
+# U+001C..U+001F, JavaScript's and Rust's do not), and the schema must mean the same to a client's
+# validator as to this server.
+WHITESPACE = "".join(ch for ch in map(chr, range(0x3001)) if ch.isspace())
+
+
+def trimmed_pattern(max_chars: int) -> str:
+    """A regex (the same in Python and JSON Schema) for text of 1 to ``max_chars`` characters after trimming.
+
+    The OpenAPI document carries it, and the validators below apply the very same pattern, so a
+    fuzzer's idea of a valid question and the server's never differ (a blank question is invalid in
+    both; surrounding whitespace is allowed in both).
+    """
+    ws = WHITESPACE
+    return rf"^[{ws}]*[^{ws}](?:[\s\S]{{0,{max_chars - 2}}}[^{ws}])?[{ws}]*$"
+
+
+QUESTION_PATTERN = trimmed_pattern(MAX_QUESTION_CHARS)
+TOPIC_PATTERN = trimmed_pattern(MAX_TOPIC_CHARS)
+NAME_PATTERN = trimmed_pattern(200)
+_QUESTION_RE = re.compile(QUESTION_PATTERN)
 
 
 class _Request(BaseModel):
+    """A request body: unknown fields refused; integers as JSON Schema means them.
+
+    JSON Schema counts ``47.0`` as an integer, so it is taken as 47; strings (``"5"``), booleans
+    and fractions stay errors (the integer fields are strict).
+    """
+
     model_config = ConfigDict(extra="forbid")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _integral_floats(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {k: int(v) if isinstance(v, float) and v.is_integer() else v for k, v in data.items()}
+        return data
 
-def _question_rule(value: str) -> str:
-    try:
-        return validate_question(value)
-    except UsageError as exc:  # one rule for CLI and HTTP: 1..2000 characters after trimming
-        raise ValueError(str(exc)) from None
+
+def check_question(value: str) -> str:
+    """The trimmed question (1..2,000 characters after trimming: the CLI's rule and the schema's pattern)."""
+    if not _QUESTION_RE.match(value):
+        try:
+            validate_question(value)  # words the reason as the CLI does
+        except UsageError as exc:
+            raise ValueError(str(exc)) from None
+        raise ValueError("the question must hold some text")  # pragma: no cover - the two rules agree
+    return validate_question(value)
+
+
+def _trimmed(max_chars: int, what: str) -> Any:
+    pattern = re.compile(trimmed_pattern(max_chars))
+
+    def check(value: str) -> str:
+        if not pattern.match(value):
+            if not value.strip():
+                raise ValueError(f"the {what} is empty")
+            raise ValueError(f"the {what} is longer than {max_chars} characters")
+        return value.strip()
+
+    return check
+
+
+# ------------------------------------------------------------------ errors
+class ValidationIssue(BaseModel):
+    """One problem with a request field (FastAPI's validation error item)."""
+
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ErrorResponse(BaseModel):
+    """Every error: ``detail`` is a sentence, or for a malformed request a list of field problems."""
+
+    detail: str | list[ValidationIssue]
 
 
 # ------------------------------------------------------------------ objects
@@ -159,19 +229,28 @@ class IngestSummary(BaseModel):
     errors: list[IngestErrorPublic]
 
 
+class Backends(BaseModel):
+    """Which backends the service uses (contract Additions)."""
+
+    documents: str = Field(description="'sqlite' or 'postgresql'.", examples=["postgresql"])
+    vectors: str = Field(description="'chroma-embedded' or 'chroma-server'.", examples=["chroma-server"])
+    llm: str | None = Field(default=None, description="The configured chat model, or null (extractive answers).")
+
+
 class Health(BaseModel):
-    status: str = Field(examples=["ok"])
+    status: str = Field(examples=["ok"], description="'ok', or 'unavailable' (HTTP 503) when a backend does not answer.")
     documents: int
     chunks: int
-    backends: dict[str, str | None] = Field(
-        default_factory=dict, description='What serves each part; "llm": the MEDCITE_LLM model, or null.'
+    backends: Backends | None = None
+    reachable: dict[str, bool] | None = Field(
+        default=None, description="Whether each backend answered this check ('documents', 'vectors')."
     )
     llm_ok: bool | None = Field(default=None, description="Whether the configured LLM answers (null: none configured).")
-    llm_error: str | None = Field(default=None, description="Why the configured LLM does not answer.")
+    llm_error: str | None = Field(default=None, description="Why the configured LLM does not answer (null when it does).")
 
 
 class ReviewEventPublic(BaseModel):
-    """One review step."""
+    """One step of an answer's history: a review, or something that happened to its evidence."""
 
     status: ReviewStatus
     previous_status: ReviewStatus
@@ -179,6 +258,27 @@ class ReviewEventPublic(BaseModel):
     role: str
     comment: str | None
     at: datetime
+    event: str = Field(
+        default="review",
+        description=(
+            "review (a reviewer's step), group_review (a review of an identical ask that covers this one), "
+            "evidence_changed (a cited document was updated or deleted), recheck (asked again)."
+        ),
+    )
+    document: str | None = Field(default=None, description="The document an evidence_changed event is about.")
+
+
+class ReviewGroupPublic(BaseModel):
+    """Asks of the same question with the same configuration, corpus and answer: one review covers them."""
+
+    key: str
+    size: int = Field(description="How many asks the group holds.")
+    answer_ids: list[str] = Field(description="Ids of the group's answers, newest first (at most 50).")
+    first_asked_at: datetime
+    last_asked_at: datetime
+    statuses: dict[str, int] = Field(
+        default_factory=dict, description="How many of the asks are in each status."
+    )
 
 
 class AnswerRecordPublic(BaseModel):
@@ -196,12 +296,62 @@ class AnswerRecordPublic(BaseModel):
     created_at: datetime
     updated_at: datetime
     answer: AnswerPublic
-    history: list[ReviewEventPublic]
+    history: list[ReviewEventPublic] = Field(
+        description="Every step, oldest first (empty for callers who may not read the audit log)."
+    )
+    evidence_changed: bool = Field(
+        default=False,
+        description="A document the answer cites was updated or deleted so that a cited span changed or vanished.",
+    )
+    changed_citations: list[int] = Field(
+        default_factory=list, description="Ids of the citations whose text changed or vanished."
+    )
+    group: ReviewGroupPublic | None = Field(
+        default=None, description="The identical asks this one belongs to."
+    )
 
 
 class AnswerRecordList(BaseModel):
     answers: list[AnswerRecordPublic]
-    total: int = Field(description="Records matching the filter (the list may be one page of them).")
+    total: int = Field(
+        description="Records (or groups, with group=true) matching the filter; the list may be one page."
+    )
+
+
+class MovedCitationPublic(BaseModel):
+    """A cited span whose text is still in the document, at other offsets."""
+
+    id: int
+    start: int
+    end: int
+    new_start: int
+    new_end: int
+
+
+class RecheckResponse(BaseModel):
+    """The question asked again on the current corpus, and what changed."""
+
+    id: str = Field(description="The id of the answer that was rechecked.")
+    before: AnswerPublic
+    after: AnswerPublic
+    statements_added: list[str]
+    statements_removed: list[str]
+    new_conflicts: list[str]
+    changed_citations: list[int] = Field(
+        default_factory=list, description="Citations of `before` whose text changed or vanished."
+    )
+    citations_moved: list[MovedCitationPublic] = Field(
+        default_factory=list, description="Citations of `before` whose text now sits at other offsets."
+    )
+
+
+class CallerPublic(BaseModel):
+    """Who the API key in this request belongs to."""
+
+    auth: bool = Field(description="Whether the server requires API keys.")
+    role: str = Field(description="The key's role ('local' without keys).")
+    name: str | None = Field(description="The key holder's name, recorded as reviewer (null if unnamed).")
+    permissions: list[str]
 
 
 class QuizItemPublic(BaseModel):
@@ -230,6 +380,7 @@ class AskRequest(_Request):
         Field(
             description=f"The question, 1 to {MAX_QUESTION_CHARS} characters after trimming.",
             examples=["What is the recommended treatment for vitamin B12 deficiency in infants?"],
+            json_schema_extra={"pattern": QUESTION_PATTERN},
         ),
     ]
     top_k: StrictInt | None = Field(
@@ -240,43 +391,50 @@ class AskRequest(_Request):
         description="Who writes the answer: 'llm' needs MEDCITE_LLM (else 422); default: the LLM when configured.",
     )
 
-    _check_question = field_validator("question")(_question_rule)
+    @field_validator("question")
+    @classmethod
+    def _question(cls, value: str) -> str:
+        return check_question(value)
 
 
 class ReviewRequest(_Request):
     """A review step: start reviewing, approve or reject."""
 
-    status: ReviewStatus = Field(description="under_review, approved or rejected.")
-    reviewer: str = Field(min_length=1, max_length=200, description="Who reviews (name or initials).")
+    status: Literal["under_review", "approved", "rejected"] = Field(
+        description="under_review, approved or rejected."
+    )
+    reviewer: str | None = Field(
+        default=None,
+        description=(
+            "Who reviews (name or initials). With API keys whose holders are named (key:role:name) the "
+            "key's holder is recorded and this field is ignored; otherwise it is required."
+        ),
+        json_schema_extra={"pattern": NAME_PATTERN},
+    )
     comment: str | None = Field(default=None, max_length=5000)
-
-    @field_validator("status")
-    @classmethod
-    def _not_submitted(cls, value: ReviewStatus) -> ReviewStatus:
-        if value is ReviewStatus.SUBMITTED:
-            raise ValueError("a review sets under_review, approved or rejected")
-        return value
 
     @field_validator("reviewer")
     @classmethod
-    def _reviewer_named(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("the reviewer must be named")
-        return value.strip()
+    def _reviewer_named(cls, value: str | None) -> str | None:
+        return None if value is None else _trimmed(200, "reviewer's name")(value)
+
+    @property
+    def decision(self) -> ReviewStatus:
+        return ReviewStatus(self.status)
 
 
 class QuizRequest(_Request):
     """Build multiple-choice items on a topic from the ingested documents."""
 
     topic: str = Field(
-        min_length=1, max_length=MAX_TOPIC_CHARS, examples=["vitamin B12 deficiency in infants"]
+        examples=["vitamin B12 deficiency in infants"],
+        description=f"What the quiz is about, 1 to {MAX_TOPIC_CHARS} characters after trimming.",
+        json_schema_extra={"pattern": TOPIC_PATTERN},
     )
     n: StrictInt = Field(default=5, ge=1, le=MAX_QUIZ_ITEMS, description="Number of items.")
-    seed: StrictInt = Field(default=0, description="Seed for a reproducible quiz.")
+    seed: StrictInt = Field(default=0, ge=-MAX_SEED, le=MAX_SEED, description="Seed for a reproducible quiz.")
 
     @field_validator("topic")
     @classmethod
     def _topic_text(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("the topic is empty")
-        return value.strip()
+        return _trimmed(MAX_TOPIC_CHARS, "topic")(value)

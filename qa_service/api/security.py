@@ -1,12 +1,15 @@
 """API keys, roles and what each role may do (the contract's permission matrix).
 
-``MEDCITE_API_KEYS="key1:reader,key2:admin"``. Without keys the service needs
+``MEDCITE_API_KEYS="key1:reader,key2:reviewer:Dr A. Smith"``: each entry is
+``key:role`` or ``key:role:name``; the name is the key's holder, recorded as the
+reviewer of every review made with that key. Without keys the service needs
 none, every caller acts as role ``local`` with every permission, and
 ``server.run`` binds to loopback only.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import ipaddress
 from dataclasses import dataclass
@@ -45,12 +48,29 @@ LOCAL_ROLE = "local"  # the role recorded when the service runs without keys
 MIN_KEY_LENGTH = 8
 
 
+MAX_NAME_CHARS = 200
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """One configured key: its role and, optionally, the person who holds it."""
+
+    role: Role
+    name: str | None = None
+
+
 @dataclass(frozen=True)
 class Caller:
-    """Who is calling: the role recorded in the audit log and checked against permissions."""
+    """Who is calling: the role recorded in the audit log and checked against permissions.
+
+    ``name`` is the key holder's name (None without keys, or for a key configured as ``key:role``);
+    ``key_id`` identifies the key for rate limiting without holding the secret itself.
+    """
 
     role: str
     permissions: frozenset[Permission]
+    name: str | None = None
+    key_id: str = "local"
 
     def can(self, permission: Permission) -> bool:
         return permission in self.permissions
@@ -62,44 +82,71 @@ LOCAL_CALLER = Caller(role=LOCAL_ROLE, permissions=frozenset(Permission))
 class ApiKeys:
     """The configured keys; ``lookup`` compares in constant time."""
 
-    def __init__(self, keys: dict[str, Role]) -> None:
+    def __init__(self, keys: dict[str, ApiKey]) -> None:
         self._keys = keys
 
     @property
     def enabled(self) -> bool:
         return bool(self._keys)
 
-    def lookup(self, presented: str) -> Role | None:
-        """The role of ``presented``, or None when it is not a configured key."""
-        found: Role | None = None
-        for key, role in self._keys.items():
+    def lookup(self, presented: str) -> ApiKey | None:
+        """The configured entry of ``presented``, or None when it is not a configured key."""
+        found: ApiKey | None = None
+        for key, entry in self._keys.items():
             # compare against every key so timing does not reveal which one matched
             if hmac.compare_digest(key.encode(), presented.encode()):
-                found = role
+                found = entry
         return found
+
+    def all_named(self, permission: Permission) -> bool:
+        """True when every key with ``permission`` names its holder (and keys are configured)."""
+        holders = [e for e in self._keys.values() if permission in ROLE_PERMISSIONS[e.role]]
+        return self.enabled and all(e.name for e in holders)
+
+
+def key_id(key: str) -> str:
+    """A stable, non-secret identifier of a key (rate-limit counters are keyed by it, never by the key)."""
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
 def parse_api_keys(raw: str | None) -> ApiKeys:
-    """Parse ``key:role,key:role``; a malformed value is a UsageError naming the bad entry (never the key)."""
-    keys: dict[str, Role] = {}
+    """Parse ``key:role`` / ``key:role:name`` entries, comma-separated.
+
+    A key may itself contain ``:`` (``ab:cd:reader`` is key ``ab:cd``); the entry is read from the
+    right: a last part that is a role makes it ``key:role``, otherwise the part before the last must
+    be a role and the last part is the holder's name (so a name cannot be a role word). A malformed
+    value is a UsageError naming the bad entry (never the key).
+    """
+    keys: dict[str, ApiKey] = {}
     if raw is None or not raw.strip():
         return ApiKeys(keys)
+    role_names = {r.value for r in Role}
     roles = ", ".join(r.value for r in Role)
     for n, entry in enumerate(raw.split(","), 1):
         entry = entry.strip()
         if not entry:
             continue
-        key, sep, role = entry.rpartition(":")
-        key, role = key.strip(), role.strip().lower()
-        if not sep or not key:
-            raise UsageError(f"MEDCITE_API_KEYS entry {n} is not 'key:role'")
-        if role not in {r.value for r in Role}:
-            raise UsageError(f"MEDCITE_API_KEYS entry {n} has unknown role {role!r} (roles: {roles})")
+        parts = entry.split(":")
+        name: str | None = None
+        if len(parts) >= 2 and parts[-1].strip().lower() in role_names:
+            key, role = ":".join(parts[:-1]).strip(), parts[-1].strip().lower()
+        elif len(parts) >= 3 and parts[-2].strip().lower() in role_names:
+            key, role = ":".join(parts[:-2]).strip(), parts[-2].strip().lower()
+            name = " ".join(parts[-1].split())
+            if not name or len(name) > MAX_NAME_CHARS:
+                raise UsageError(f"MEDCITE_API_KEYS entry {n}: the holder's name must be 1 to 200 characters")
+        elif len(parts) < 2 or not parts[0].strip():
+            raise UsageError(f"MEDCITE_API_KEYS entry {n} is not 'key:role' or 'key:role:name'")
+        else:
+            shown = parts[-1].strip().lower() if len(parts) == 2 else parts[-2].strip().lower()
+            raise UsageError(f"MEDCITE_API_KEYS entry {n} has unknown role {shown!r} (roles: {roles})")
+        if not key:
+            raise UsageError(f"MEDCITE_API_KEYS entry {n} is not 'key:role' or 'key:role:name'")
         if len(key) < MIN_KEY_LENGTH:
             raise UsageError(f"MEDCITE_API_KEYS entry {n}: a key needs at least {MIN_KEY_LENGTH} characters")
         if key in keys:
             raise UsageError(f"MEDCITE_API_KEYS entry {n} repeats a key")
-        keys[key] = Role(role)
+        keys[key] = ApiKey(role=Role(role), name=name)
     return ApiKeys(keys)
 
 

@@ -8,9 +8,11 @@ only then is the model loaded. Log lines are JSON on stderr, one per request.
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import sys
 from pathlib import Path
+from typing import Any
 
 from ingest.errors import MedciteError, UsageError
 from ingest.settings import Settings, get_settings
@@ -74,12 +76,73 @@ def url_for(host: str, port: int) -> str:
     return f"http://{shown}:{port}"
 
 
-def run(host: str = "127.0.0.1", port: int = 8000, data_dir: Path | None = None) -> None:
+_URL_ENV = "MEDCITE_SERVE_URL"  # handed to spawned workers: where the server listens
+
+
+def check_workers_allowed(workers: int, settings: Settings) -> None:
+    """Several workers need shared services: an embedded data dir has exactly one owner."""
+    from ingest.store import services_mode
+
+    if workers > 1 and not services_mode(settings):
+        raise UsageError(
+            f"--workers {workers} needs shared services: set MEDCITE_DATABASE_URL=postgresql+psycopg://... and "
+            "MEDCITE_CHROMA_URL=http://host:port (an embedded data dir is owned by one process; see docs/services.md)"
+        )
+
+
+def check_services(settings: Settings) -> None:
+    """Fail at start-up with one line when the database or the Chroma server does not answer.
+
+    Also migrates the database once here, before the workers start (they would
+    otherwise all try at once; the migration lock makes that safe, but slower).
+    """
+    from ingest.docstore import DocumentStore
+    from ingest.vectors import make_chroma_client
+    from qa_service.audit import AuditLog
+
+    DocumentStore(settings.data_dir, settings.database_url).close()
+    AuditLog.open(settings).close()
+    make_chroma_client(settings.data_dir, settings.chroma_url)
+
+
+def worker_app() -> Any:
+    """The app of one spawned worker (``uvicorn --factory``): settings from the environment."""
+    from qa_service.api.app import create_app
+
+    configure_service_logging()
+    settings = get_settings()
+    return create_app(settings, public_url=os.environ.get(_URL_ENV))
+
+
+def _run_workers(sock: socket.socket, url: str, workers: int, settings: Settings) -> None:
+    """N worker processes on one listening socket (uvicorn spawns them: no torch state is forked)."""
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    check_services(settings)
+    os.environ[_URL_ENV] = url
+    os.environ["MEDCITE_DATA_DIR"] = str(settings.data_dir)
+    print(f"medcite: starting {workers} workers on {url}/ (Ctrl+C stops)", file=sys.stderr, flush=True)
+    config = uvicorn.Config(
+        "qa_service.api.server:worker_app",
+        factory=True,
+        workers=workers,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=10,
+    )
+    Multiprocess(config, sockets=[sock]).run()
+
+
+def run(host: str = "127.0.0.1", port: int = 8000, data_dir: Path | None = None, workers: int = 1) -> None:
     """Serve the API and web UI until interrupted.
 
     Raises:
-        UsageError: a non-loopback host without API keys, or malformed keys.
-        MedciteError: the port is taken, or the data dir is owned by another process.
+        UsageError: a non-loopback host without API keys, malformed keys, or
+            several workers on an embedded store.
+        MedciteError: the port is taken, the data dir is owned by another process,
+            or a service does not answer.
     """
     import uvicorn
 
@@ -88,9 +151,14 @@ def run(host: str = "127.0.0.1", port: int = 8000, data_dir: Path | None = None)
 
     settings = get_settings(data_dir)
     check_bind_allowed(host, settings)
+    check_workers_allowed(workers, settings)
     sock = bind_socket(host, port)
     url = url_for(host, port)
     try:
+        if workers > 1:
+            configure_service_logging()
+            _run_workers(sock, url, workers, settings)
+            return
         configure_service_logging()
         print(
             f"medcite: loading the model and the store in {settings.data_dir} ...",

@@ -4,9 +4,12 @@ A client's file name is never used as a path: only its last component is kept,
 reduced to letters, digits, ``._-`` and spaces, and it must end in a supported
 suffix. Files are first written to ``DATA_DIR/uploads/.incoming/<random>/`` and
 moved to ``DATA_DIR/uploads/<name>`` only inside the store's write section, so
-two uploads of one name cannot interleave. Re-uploading a name replaces that
-document (the store keys documents by path); a replacement that cannot be read
-leaves the previous version in place.
+two uploads of one name cannot interleave. A file name is a document's
+``source``, and the same source is the same document (``ingest.pipeline``): an
+upload replaces the stored document of that name when its content changed,
+whether it was uploaded or ingested by ``medcite ingest``, and is reported
+unchanged otherwise. A replacement that cannot be read leaves the previous
+version in place.
 """
 
 from __future__ import annotations
@@ -155,6 +158,10 @@ class UploadArea:
             self._restore(target, backup, had_previous)
             raise
         if report.errors:
+            self._restore(target, backup, had_previous)
+        elif report.unchanged and str(target) not in store.docs.stored_docs():
+            # the same content is already stored from another file (a folder given to
+            # `medcite ingest`): that file stays the document's source, keep no copy here
             self._restore(target, backup, had_previous)
         elif had_previous:
             backup.unlink(missing_ok=True)

@@ -6,6 +6,7 @@ from qa_service.audit.repository import (
     AuditRecord,
     ReviewConflictError,
     ReviewEvent,
+    ReviewGroup,
     allowed_next,
     default_database_url,
 )
@@ -16,6 +17,7 @@ __all__ = [
     "AuditRecord",
     "ReviewConflictError",
     "ReviewEvent",
+    "ReviewGroup",
     "ReviewStatus",
     "allowed_next",
     "default_database_url",

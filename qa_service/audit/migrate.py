@@ -17,6 +17,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
+from ingest.database import serialize_migrations
+
 logger = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -49,6 +51,7 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     """Migrate the database behind ``engine`` to ``revision`` in one transaction."""
     config = alembic_config()
     with engine.begin() as conn:
+        serialize_migrations(conn)  # several API workers start at once on one PostgreSQL database
         config.attributes["connection"] = conn
         command.upgrade(config, revision)
     logger.info("audit database at revision %s", current_revision(engine))

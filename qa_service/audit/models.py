@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, false
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -85,6 +85,26 @@ class ReviewRow(Base):
     role: Mapped[str] = mapped_column(String(32), nullable=False)
     comment: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+    # review | group_review | evidence_changed | recheck (see ReviewEvent)
+    event: Mapped[str] = mapped_column(String(32), nullable=False, default="review", server_default="review")
+    document: Mapped[str | None] = mapped_column(String(500), nullable=True)
+
+
+class CitedDocRow(Base):
+    """A document an answer cites, and its content hash as the answer saw it.
+
+    The evidence-drift check compares these hashes with the store's: only answers whose cited
+    documents changed since are re-read (NULL = not known yet, so checked once).
+    """
+
+    __tablename__ = "audit_cited_docs"
+    __table_args__ = (Index("ix_audit_cited_docs_doc", "doc_id", "content_hash"),)
+
+    answer_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("audit_answers.id", ondelete="CASCADE"), primary_key=True
+    )
+    doc_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    content_hash: Mapped[str | None] = mapped_column(String(128), nullable=True)
 
 
 class AnswerRow(Base):
@@ -103,6 +123,12 @@ class AnswerRow(Base):
     status: Mapped[str] = mapped_column(String(20), nullable=False, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, index=True, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+    # Same question (normalised), configuration, corpus, generator and answer content: one review covers all.
+    group_key: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)  # always written
+    evidence_changed: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, default=False, server_default=false()
+    )
+    changed_citations: Mapped[list[int] | None] = mapped_column(JSON, nullable=True)
 
     reviews: Mapped[list[ReviewRow]] = relationship(
         order_by=ReviewRow.id, cascade="all, delete-orphan", lazy="selectin"

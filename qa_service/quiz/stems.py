@@ -137,11 +137,6 @@ def _route(*texts: str | None) -> str | None:
     return None
 
 
-def _amount_in(text: str, a: Amount) -> int:
-    """Where ``a`` (found in the sentence's clean text) sits in ``text`` (its body), or -1."""
-    return text.find(a.surface)
-
-
 def _strip_comparator(a: Amount) -> Amount:
     if not a.comparator:
         return a

@@ -57,7 +57,7 @@ def audit(tmp_path: Path) -> Iterator[AuditLog]:
 
 # ---------------------------------------------------------------- migrations
 def test_migrations_create_the_schema_at_head(audit: AuditLog) -> None:
-    assert current_revision(audit.engine) == head_revision() == "0001"
+    assert current_revision(audit.engine) == head_revision() == "0002_groups_drift"
 
 
 def test_models_match_the_migrations(audit: AuditLog) -> None:
@@ -208,3 +208,66 @@ def test_concurrent_recording_loses_nothing(audit: AuditLog) -> None:
         t.join(60)
     assert errors == []
     assert audit.list(limit=500)[1] == 60
+
+
+def test_upgrade_from_0001_fills_groups_and_cited_documents(tmp_path: Path) -> None:
+    """A log written before review groups and drift: the migration backfills both, keeping every record."""
+    import json as _json
+
+    from sqlalchemy import text
+
+    from ingest.docstore import make_engine
+    from qa_service.audit.grouping import group_key
+    from qa_service.audit.migrate import upgrade as run_upgrade
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = make_engine(url)
+    run_upgrade(engine, "0001")
+    served = {
+        "id": "a1",
+        "question": "Dose?",
+        "answer": "Give 1 mg. [1]",
+        "abstained": False,
+        "abstain_reason": None,
+        "statements": [{"text": "Give 1 mg.", "citations": [1]}],
+        "citations": [
+            {
+                "id": 1,
+                "doc_id": "doc-1",
+                "source": "s.txt",
+                "title": None,
+                "section": None,
+                "start": 0,
+                "end": 10,
+                "text": "Give 1 mg.",
+                "score": 0.9,
+            }
+        ],
+        "conflicts": [],
+        "config_hash": "cfg",
+        "generator": "extractive",
+        "latency_ms": 1.0,
+    }
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO audit_answers (id, question, answer, abstained, generator, config_hash, corpus_version,"
+                " role, status, created_at, updated_at) VALUES ('a1', 'Dose?', :a, 0, 'extractive', 'cfg', 'v1',"
+                " 'local', 'approved', '2026-01-01 00:00:00', '2026-01-01 00:00:00')"
+            ),
+            {"a": _json.dumps(served)},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO audit_reviews (answer_id, from_status, to_status, reviewer, role, comment, created_at)"
+                " VALUES ('a1', 'submitted', 'approved', 'Dr Old', 'local', 'fine', '2026-01-01 00:00:01')"
+            )
+        )
+    engine.dispose()
+    log = AuditLog(url)
+    record = log.get("a1")
+    assert record.status.value == "approved" and record.evidence_changed is False
+    assert [(h.reviewer, h.event) for h in record.history] == [("Dr Old", "review")]  # history survives
+    assert record.group_key == group_key("Dose?", "cfg", "v1", "extractive", served)
+    assert log.stale_citations({"doc-1": "hash"}) == [("a1", "doc-1")]  # unknown hash: checked once
+    log.close()

@@ -18,6 +18,7 @@ from fastapi.concurrency import run_in_threadpool
 from ingest.errors import UsageError
 from ingest.models import IngestReport
 from qa_service.api.deps import Editor, Reader, Services, ServicesDep
+from qa_service.api.openapi import errors
 from qa_service.api.schemas import DocumentList, DocumentWithText, IngestSummary
 from qa_service.api.uploads import (
     StagedFile,
@@ -26,6 +27,7 @@ from qa_service.api.uploads import (
     safe_filename,
     supported_list,
 )
+from qa_service.audit.drift import check_drift
 
 logger = logging.getLogger(__name__)
 
@@ -40,9 +42,7 @@ def list_documents(services: ServicesDep, caller: Reader) -> dict[str, object]:
     return {"documents": [d.public() for d in services.engine.store.list_documents()]}
 
 
-@router.get(
-    "/{doc_id}", response_model=DocumentWithText, responses={404: {"description": "No such document."}}
-)
+@router.get("/{doc_id}", response_model=DocumentWithText, responses=errors(404, e404="No such document."))
 def read_document(doc_id: str, services: ServicesDep, caller: Reader) -> dict[str, object]:
     """One document with its text; citation ``start``/``end`` offsets index into ``text``."""
     return services.engine.store.get_document(doc_id).public(with_text=True)
@@ -51,11 +51,13 @@ def read_document(doc_id: str, services: ServicesDep, caller: Reader) -> dict[st
 @router.post(
     "",
     response_model=IngestSummary,
-    responses={
-        413: {"description": "A file is larger than the limit (MEDCITE_MAX_UPLOAD_MB)."},
-        415: {"description": "A file type that cannot be ingested."},
-        422: {"description": "Too many files, a bad file name, or nothing could be ingested."},
-    },
+    responses=errors(
+        413,
+        415,
+        422,
+        e413="A file is larger than the limit (MEDCITE_MAX_UPLOAD_MB).",
+        e422="Too many files, a bad file name, or nothing could be ingested.",
+    ),
 )
 async def upload_documents(
     services: ServicesDep,
@@ -79,6 +81,9 @@ async def upload_documents(
     report: IngestReport = await services.run_write(
         area.ingest, services.engine.store, services.gate, batch, staged
     )
+    await services.run_write(
+        _check_drift, services
+    )  # answers citing a replaced document may have lost evidence
     _count(services, report)
     logger.info(
         "upload ingested",
@@ -99,11 +104,12 @@ async def upload_documents(
     "/{doc_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
-    responses={404: {"description": "No such document."}},
+    responses=errors(404, e404="No such document."),
 )
 async def delete_document(doc_id: str, services: ServicesDep, caller: Editor) -> Response:
-    """Remove a document, its chunks and vectors (and its uploaded file)."""
+    """Remove a document, its chunks and vectors (and its uploaded file); answers citing it are flagged."""
     await services.run_write(_delete, services, doc_id)
+    await services.run_write(_check_drift, services)
     logger.info("document deleted", extra={"doc_id": doc_id})
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -165,3 +171,8 @@ def _delete(services: Services, doc_id: str) -> None:
         store.delete_document(doc_id)
         if path is not None and services.uploads.owns(path):
             path.unlink(missing_ok=True)
+
+
+def _check_drift(services: Services) -> None:
+    """Flag logged answers whose cited text changed (runs on the writer thread, after the change)."""
+    check_drift(services.audit, services.engine.store)

@@ -1,4 +1,4 @@
-"""The web UI: ``GET /`` serves the single page; its script and styles are under ``/static``."""
+"""The web UI: ``GET /`` (and ``/answers/{id}``) serve the single page; script and styles are under ``/static``."""
 
 from __future__ import annotations
 
@@ -16,3 +16,9 @@ router = APIRouter(include_in_schema=False)
 def index() -> FileResponse:
     """The web UI (ask, documents, review)."""
     return FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-cache"})
+
+
+@router.get("/answers/{answer_id}")
+def answer_page(answer_id: str) -> FileResponse:
+    """One answer at its own address (shareable; the page loads it from the audit log)."""
+    return index()

@@ -18,6 +18,11 @@
     rejected: "Rejected",
   };
   const ACTION_LABELS = { under_review: "Start review", approved: "Approve", rejected: "Reject" };
+  const GROUP_ACTION_LABELS = {
+    under_review: (n) => `Start review of all ${n}`,
+    approved: (n) => `Approve all ${n}`,
+    rejected: (n) => `Reject all ${n}`,
+  };
 
   const $ = (id) => document.getElementById(id);
   const docCache = new Map();
@@ -121,17 +126,51 @@
     banner.hidden = !message;
   }
 
+  // ------------------------------------------------------------------ who is calling
+  const me = {
+    auth: false,
+    role: "local",
+    name: null,
+    permissions: ["read", "manage_documents", "review"],
+    can(p) {
+      return this.permissions.includes(p);
+    },
+  };
+
+  async function loadMe() {
+    try {
+      Object.assign(me, await api("/v1/me"));
+    } catch (err) {
+      me.permissions = []; // no (valid) key yet: the pages say so when they load
+    }
+    refreshReviewer();
+  }
+
   // ------------------------------------------------------------------ tooltip
   const tooltip = $("tooltip");
   let tipOwner = null;
 
-  function showTip(target, citation) {
+  function showTip(target, citation, options) {
+    const tapped = Boolean(options && options.tapped);
     clear(tooltip);
     tooltip.append(
-      el("span", { class: "tip-quote" }, `“${citation.text}”`),
-      el("span", { class: "tip-source" }, `[${citation.id}] ${whereLabel(citation)}`),
-      el("span", { class: "tip-hint" }, "Click to open it in the document")
+      el("span", { class: "tip-quote" }, "“", quoteNodes(citation.text), "”"),
+      el("span", { class: "tip-source" }, `[${citation.id}] ${whereLabel(citation)}`)
     );
+    if (tapped) {
+      // A phone has no hover: the first tap shows this preview, which offers the document.
+      tooltip.append(
+        el(
+          "span",
+          { class: "tip-actions" },
+          el("button", { type: "button", class: "btn btn-small btn-primary tip-open", onclick: () => { hideTip(); openSource(citation.doc_id, citation); } }, "Open in document"),
+          el("button", { type: "button", class: "btn btn-small btn-quiet tip-close", onclick: () => hideTip() }, "Close")
+        )
+      );
+    } else {
+      tooltip.append(el("span", { class: "tip-hint" }, "Click to open it in the document"));
+    }
+    tooltip.classList.toggle("tooltip-interactive", tapped);
     tooltip.hidden = false;
     tipOwner = target;
     const r = target.getBoundingClientRect();
@@ -148,15 +187,74 @@
   function hideTip(target) {
     if (target && tipOwner !== target) return;
     tooltip.hidden = true;
+    tooltip.classList.remove("tooltip-interactive");
     tipOwner = null;
   }
 
   document.addEventListener("keydown", (event) => {
     if (event.key === "Escape" && !tooltip.hidden) hideTip();
   });
-  window.addEventListener("scroll", () => hideTip(), { passive: true });
+  window.addEventListener("scroll", () => {
+    if (!tooltip.classList.contains("tooltip-interactive")) hideTip();
+  }, { passive: true });
+  document.addEventListener("pointerdown", (event) => {
+    // a tap outside an open preview closes it
+    if (!tooltip.hidden && tooltip.classList.contains("tooltip-interactive") && !tooltip.contains(event.target) && !(tipOwner && tipOwner.contains(event.target))) {
+      hideTip();
+    }
+  });
 
-  /** A focusable [n] marker: tooltip on hover/focus, opens the cited span on click. */
+  /**
+   * A source's footnote digits and list bullets, set apart from the quoted text.
+   *
+   * Sources carry reference markers that the citation keeps verbatim ("… maintenance 3",
+   * "children 2, 3", "[14]", "• For …"); next to a dose they read as numbers. They are shown as
+   * muted superscripts (bullets muted), never dropped: the text stays the source's, character for
+   * character. Same patterns as the answer text's cleaning (qa_service/answering.py).
+   */
+  const REF_PATTERNS = [
+    /\[\d+(?:\s*[-–,]\s*\d+)*\]/g, // [14], [15,16]
+    /(?<=[A-Za-z\)])\s+\d{1,2}(?:\s*,\s*\d{1,2})*(?=\s*$)/g, // … maintenance 3 (line end, no full stop)
+    /(?<=[A-Za-z\)][.!?])\s*\d{1,2}(?:\s*,\s*\d{1,2})*(?=\s*$)/g, // … deficiency. 1 (never 2.5)
+  ];
+  const BULLET = /^(\s*)([-•*▪◦·])(\s+)/;
+
+  function quoteNodes(text) {
+    const out = [];
+    const lines = String(text).split("\n");
+    lines.forEach((line, index) => {
+      if (index) out.push("\n");
+      let rest = line;
+      const bullet = BULLET.exec(rest);
+      if (bullet) {
+        out.push(bullet[1], el("span", { class: "bullet", "aria-hidden": "true" }, bullet[2]), bullet[3]);
+        rest = rest.slice(bullet[0].length);
+      }
+      const spans = [];
+      const endsSentence = /[.!?]\s*$/.test(rest);
+      REF_PATTERNS.forEach((pattern, i) => {
+        if (i === 1 && endsSentence) return;
+        for (const m of rest.matchAll(pattern)) spans.push([m.index, m.index + m[0].length]);
+      });
+      spans.sort((a, b) => a[0] - b[0]);
+      let at = 0;
+      for (const [start, end] of spans) {
+        if (start < at) continue;
+        out.push(rest.slice(at, start));
+        const marker = rest.slice(start, end);
+        const lead = marker.match(/^\s*/)[0];
+        out.push(lead, el("sup", { class: "ref", title: "reference in the source" }, marker.slice(lead.length)));
+        at = end;
+      }
+      out.push(rest.slice(at));
+    });
+    return out.filter((part) => part !== "");
+  }
+
+  let lastPointer = "mouse";
+  document.addEventListener("pointerdown", (event) => { lastPointer = event.pointerType || "mouse"; }, true);
+
+  /** A focusable [n] marker: tooltip on hover/focus, opens the cited span on click (on a phone: preview first). */
   function citeMarker(citation) {
     if (!citation) return null;
     const button = el(
@@ -170,29 +268,77 @@
       },
       `[${citation.id}]`
     );
-    button.addEventListener("mouseenter", () => showTip(button, citation));
-    button.addEventListener("mouseleave", () => hideTip(button));
-    button.addEventListener("focus", () => showTip(button, citation));
-    button.addEventListener("blur", () => hideTip(button));
+    button.addEventListener("mouseenter", () => { if (lastPointer === "mouse") showTip(button, citation); });
+    button.addEventListener("mouseleave", () => { if (lastPointer === "mouse") hideTip(button); });
+    button.addEventListener("focus", () => { if (lastPointer !== "touch") showTip(button, citation); });
+    button.addEventListener("blur", () => { if (!tooltip.classList.contains("tooltip-interactive")) hideTip(button); });
     button.addEventListener("click", () => {
+      if (lastPointer === "touch" || lastPointer === "pen") {
+        const open = tipOwner === button && tooltip.classList.contains("tooltip-interactive");
+        if (!open) {
+          showTip(button, citation, { tapped: true });
+          return;
+        }
+      }
       hideTip();
       openSource(citation.doc_id, citation);
     });
     return button;
   }
 
+  // ------------------------------------------------------------------ abstentions in the user's words
+  // Words of the reason's own sentence (never terms of the question); a UI list, not a vocabulary.
+  const REASON_WORDS = new Set(["ingested", "documents", "mention", "passage", "passages", "addresses", "question", "closely", "enough", "evidence", "nearest"]);
+  const WORD = /[\p{L}\p{N}][\p{L}\p{N}'’-]*/gu;
+
+  /** Reason terms (4+ letters) and the question word each stands for (a stem names the word it starts). */
+  function questionWordsFor(reason, question) {
+    const words = Array.from(question.matchAll(WORD), (m) => m[0]);
+    const found = new Map();
+    for (const m of reason.matchAll(WORD)) {
+      const term = m[0].toLowerCase();
+      if (term.length < 4 || REASON_WORDS.has(term)) continue;
+      const exact = words.find((w) => w.toLowerCase() === term);
+      const stemOf = words.filter((w) => w.toLowerCase().startsWith(term));
+      const word = exact || (new Set(stemOf.map((w) => w.toLowerCase())).size === 1 ? stemOf[0] : null);
+      if (word) found.set(term, word);
+    }
+    return found;
+  }
+
+  /** The reason with any stem ("migrain") shown as the user wrote the word ("migraine"). */
+  function inUsersWords(reason, question) {
+    const found = questionWordsFor(reason, question);
+    return reason.replace(WORD, (token) => found.get(token.toLowerCase()) || token);
+  }
+
+  /** The question with the words the documents do not mention highlighted. */
+  function markMissing(question, reason) {
+    const wanted = new Set(Array.from(questionWordsFor(reason, question).values(), (w) => w.toLowerCase()));
+    const out = [];
+    let at = 0;
+    for (const m of question.matchAll(WORD)) {
+      if (!wanted.has(m[0].toLowerCase())) continue;
+      out.push(question.slice(at, m.index), el("mark", { class: "missing" }, m[0]));
+      at = m.index + m[0].length;
+    }
+    out.push(question.slice(at));
+    return out;
+  }
+
   // ------------------------------------------------------------------ answer rendering
-  function citationCard(citation) {
+  function citationCard(citation, changed) {
     return el(
       "li",
-      { class: "source-card" },
+      { class: `source-card${changed ? " source-changed" : ""}` },
       el(
         "div",
         { class: "source-card-head" },
         el("span", { class: "source-num" }, `[${citation.id}]`),
-        el("span", { class: "source-where" }, whereLabel(citation))
+        el("span", { class: "source-where" }, whereLabel(citation)),
+        changed ? el("span", { class: "badge badge-warn", title: "The document changed: this text is no longer in it" }, "changed since") : null
       ),
-      el("blockquote", { class: "quote" }, citation.text),
+      el("blockquote", { class: "quote" }, quoteNodes(citation.text)),
       el(
         "div",
         { class: "source-card-foot" },
@@ -226,6 +372,8 @@
   /** The answer as structured blocks (bottom line, grouped statements, conflicts, sources). */
   function renderAnswer(answer, options) {
     const opts = options || {};
+    const changed = new Set(opts.changed || []);
+    const card = (c) => citationCard(c, changed.has(c.id));
     const byId = new Map(answer.citations.map((c) => [c.id, c]));
     const parts = [];
     const meta = el(
@@ -240,7 +388,8 @@
           "div",
           { class: "callout callout-warn" },
           el("h3", { class: "callout-title" }, "Not enough evidence to answer"),
-          el("p", {}, answer.abstain_reason || "The ingested documents do not answer this question."),
+          el("p", {}, inUsersWords(answer.abstain_reason || "The ingested documents do not answer this question.", answer.question)),
+          el("p", { class: "asked" }, el("span", { class: "muted small" }, "Your question: "), markMissing(answer.question, answer.abstain_reason || "")),
           answer.citations.length
             ? el("p", { class: "muted small" }, "The closest passages found are shown below; they do not answer the question.")
             : null
@@ -248,7 +397,7 @@
       );
       if (answer.citations.length) {
         parts.push(el("h3", { class: "section-title" }, "Nearest evidence"));
-        parts.push(el("ol", { class: "source-list" }, answer.citations.map(citationCard)));
+        parts.push(el("ol", { class: "source-list" }, answer.citations.map(card)));
       }
       parts.push(meta);
       return parts;
@@ -295,7 +444,7 @@
                   "div",
                   { class: "conflict-side" },
                   el("div", { class: "source-card-head" }, citeMarker(c), el("span", { class: "source-where" }, whereLabel(c))),
-                  el("blockquote", { class: "quote" }, c.text)
+                  el("blockquote", { class: "quote" }, quoteNodes(c.text))
                 )
               )
             )
@@ -308,7 +457,7 @@
     parts.push(...generationNotes(answer));
     if (!opts.compact) {
       parts.push(el("h3", { class: "section-title" }, "Sources"));
-      parts.push(el("ol", { class: "source-list" }, answer.citations.map(citationCard)));
+      parts.push(el("ol", { class: "source-list" }, answer.citations.map(card)));
     }
     parts.push(meta);
     return parts;
@@ -369,6 +518,143 @@
     }
   });
 
+  /** Status line under the form: amber for an abstention (never the green of an answer). */
+  function answerStatus(answer) {
+    if (answer.abstained) return ["No answer: the documents do not hold enough evidence for this question.", "warn"];
+    return [`Answer ready with ${answer.citations.length} citation${answer.citations.length === 1 ? "" : "s"}.`, "ok"];
+  }
+
+  function answerPath(id) {
+    return `/answers/${encodeURIComponent(id)}`;
+  }
+
+  function answerIdFromPath() {
+    const m = location.pathname.match(/^\/answers\/([^/]+)\/?$/);
+    return m ? decodeURIComponent(m[1]) : null;
+  }
+
+  /** Copy this answer's address (it reloads the same answer from the audit log). */
+  function shareButton(id) {
+    const note = el("span", { class: "muted small share-note", role: "status", "aria-live": "polite" });
+    const button = el(
+      "button",
+      {
+        type: "button",
+        class: "btn btn-small",
+        onclick: async () => {
+          const url = new URL(answerPath(id), location.origin).href;
+          try {
+            await navigator.clipboard.writeText(url);
+            note.textContent = "Link copied.";
+          } catch (err) {
+            note.textContent = url;
+          }
+        },
+      },
+      "Copy link"
+    );
+    return el("span", { class: "share" }, el("a", { href: answerPath(id), class: "small permalink" }, "Permalink"), button, note);
+  }
+
+  /** The banner of an answer whose cited evidence changed after it was given. */
+  function driftBanner(record, onRecheck) {
+    const byId = new Map(record.answer.citations.map((c) => [c.id, c]));
+    const docs = [...new Set(record.changed_citations.map((id) => (byId.get(id) || {}).source).filter(Boolean))];
+    const ids = record.changed_citations.map((id) => `[${id}]`).join(", ");
+    const banner = el(
+      "div",
+      { class: "drift-banner", role: "note" },
+      el("strong", {}, "The evidence behind this answer has changed."),
+      el(
+        "p",
+        {},
+        `Cited text ${ids} changed or is no longer in ${docs.join(", ") || "its document"} since this answer was given. `,
+        record.status === "submitted" && record.history.some((h) => h.event === "evidence_changed" && h.previous_status === "approved")
+          ? "Its approval was withdrawn and it is back in the review queue."
+          : "Check it against the current documents before relying on it."
+      )
+    );
+    if (onRecheck) {
+      const result = el("div", { class: "recheck-result" });
+      const button = el("button", { type: "button", class: "btn btn-small" }, "Recheck on current documents");
+      button.addEventListener("click", async () => {
+        button.disabled = true;
+        setStatus(result, "Asking the question again…", "busy");
+        try {
+          const diff = await api(`/v1/answers/${encodeURIComponent(record.id)}/recheck`, { method: "POST" });
+          clear(result);
+          result.removeAttribute("data-kind");
+          result.append(recheckDiff(diff));
+          if (onRecheck) onRecheck(diff);
+        } catch (err) {
+          setStatus(result, err.message, "error");
+        } finally {
+          button.disabled = false;
+        }
+      });
+      banner.append(el("div", { class: "drift-actions" }, button), result);
+    }
+    return banner;
+  }
+
+  /** What a recheck found: statements removed and added, new conflicts, moved citations. */
+  function recheckDiff(diff) {
+    const block = el("div", { class: "diff" });
+    const list = (title, items, cls) =>
+      items.length ? [el("h4", { class: "diff-title" }, title), el("ul", { class: `diff-list ${cls}` }, items.map((t) => el("li", {}, t)))] : [];
+    block.append(
+      ...list("No longer stated", diff.statements_removed, "diff-removed"),
+      ...list("Now stated", diff.statements_added, "diff-added"),
+      ...list("New disagreements between sources", diff.new_conflicts, "diff-conflict"),
+      ...list("Cited text that moved", (diff.citations_moved || []).map((m) => `[${m.id}] now at characters ${m.new_start}–${m.new_end}`), "diff-moved")
+    );
+    if (!block.childNodes.length) block.append(el("p", { class: "muted" }, "Asked again, the answer states the same."));
+    block.append(el("p", { class: "small" }, el("a", { href: answerPath(diff.after.id) }, "Open the new answer")));
+    return block;
+  }
+
+  /** Show an answer (and, from the audit log, its review status and evidence drift) in the Ask view. */
+  function showAnswer(answer, record) {
+    const out = $("answer");
+    clear(out);
+    out.append(
+      el("div", { class: "answer-head" }, el("h2", { id: "answer-title", class: "answer-title" }, "Answer"), shareButton(answer.id)),
+      el("p", { class: "answer-question" }, answer.question)
+    );
+    if (record) {
+      out.append(
+        el(
+          "p",
+          { class: "record-line muted small" },
+          el("span", { class: `badge status-badge status-${record.status}` }, STATUS_LABELS[record.status]),
+          ` asked ${formatTime(record.created_at)}`,
+          record.group && record.group.size > 1 ? ` · asked ${record.group.size} times with this configuration and corpus` : ""
+        )
+      );
+      if (record.evidence_changed) out.append(driftBanner(record, me.can("review") ? () => {} : null));
+    }
+    out.append(...renderAnswer(answer, { changed: record ? record.changed_citations : [] }));
+    out.hidden = false;
+    out.dataset.state = answer.abstained ? "abstained" : "answered";
+    if (record && record.evidence_changed) out.dataset.drift = "changed";
+    else delete out.dataset.drift;
+  }
+
+  /** The page at /answers/{id}: the answer as served, read from the audit log. */
+  async function loadAnswerPage(id) {
+    const status = $("ask-status");
+    setStatus(status, "Loading the answer…", "busy");
+    try {
+      const record = await api(`/v1/answers/${encodeURIComponent(id)}`);
+      showAnswer(record.answer, record);
+      document.title = `${record.question.slice(0, 80)} · medcite`;
+      setStatus(status, ...answerStatus(record.answer));
+    } catch (err) {
+      $("answer").hidden = true;
+      setStatus(status, err.status === 404 ? "This answer is not in the audit log (wrong link, or another server)." : err.message, "error");
+    }
+  }
+
   askForm.addEventListener("submit", async (event) => {
     event.preventDefault();
     const text = question.value.trim();
@@ -384,25 +670,26 @@
     setStatus(status, "Searching the documents and checking every citation…", "busy");
     try {
       const answer = await api("/v1/ask", { method: "POST", json: { question: text } });
-      clear(out);
-      out.append(
-        el("h2", { id: "answer-title", class: "answer-title" }, "Answer"),
-        el("p", { class: "answer-question" }, answer.question),
-        ...renderAnswer(answer)
-      );
-      out.hidden = false;
-      out.dataset.state = answer.abstained ? "abstained" : "answered";
-      setStatus(
-        status,
-        answer.abstained ? "No answer: not enough evidence." : `Answer ready with ${answer.citations.length} citations.`,
-        "ok"
-      );
+      showAnswer(answer, null);
+      // Its own address: a reload shows the same answer, and the link can be shared.
+      history.pushState({ answer: answer.id }, "", answerPath(answer.id));
+      setStatus(status, ...answerStatus(answer));
     } catch (err) {
       setStatus(status, err.message, "error");
     } finally {
       $("ask-button").disabled = false;
       out.removeAttribute("aria-busy");
     }
+  });
+
+  window.addEventListener("popstate", () => {
+    const id = answerIdFromPath();
+    if (id) loadAnswerPage(id);
+    else {
+      $("answer").hidden = true;
+      setStatus($("ask-status"), "", "");
+    }
+    route();
   });
 
   // ------------------------------------------------------------------ source dialog
@@ -568,6 +855,14 @@
     }
   }
 
+  /** A document's length as a reader thinks of it: printed pages (about 3,000 characters each). */
+  function lengthLabel(chars) {
+    const pages = chars / 3000;
+    if (pages < 0.75) return "under a page";
+    if (pages < 1.5) return "about 1 page";
+    return `about ${Math.round(pages).toLocaleString()} pages`;
+  }
+
   async function loadDocuments() {
     const body = $("documents-body");
     try {
@@ -585,8 +880,7 @@
               doc.title ? el("span", { class: "muted small doc-sub" }, doc.source) : null
             ),
             el("td", { "data-label": "Format" }, el("span", { class: "badge" }, doc.format)),
-            el("td", { "data-label": "Size", class: "num" }, `${doc.chars.toLocaleString()} chars`),
-            el("td", { "data-label": "Chunks", class: "num" }, String(doc.chunks)),
+            el("td", { "data-label": "Length", class: "num", title: `${doc.chars.toLocaleString()} characters of text` }, lengthLabel(doc.chars)),
             el("td", { "data-label": "Ingested" }, formatTime(doc.ingested_at)),
             el(
               "td",
@@ -610,8 +904,52 @@
   reviewer.value = localStorage.getItem(REVIEWER_STORAGE) || "";
   reviewer.addEventListener("change", () => localStorage.setItem(REVIEWER_STORAGE, reviewer.value.trim()));
 
+  /** With a named API key the reviewer is the key's holder: no name to type. */
+  function refreshReviewer() {
+    const field = $("reviewer-field");
+    const named = $("reviewer-named");
+    if (me.name) {
+      field.hidden = true;
+      named.hidden = false;
+      named.textContent = `Reviewing as ${me.name}`;
+    } else {
+      field.hidden = false;
+      named.hidden = true;
+    }
+  }
+
+  const EVENT_LABELS = {
+    evidence_changed: (h) => `Evidence changed${h.document ? ` in ${h.document}` : ""}${h.previous_status !== h.status ? ` · back to ${STATUS_LABELS[h.status]}` : ""}`,
+    recheck: (h) => `Rechecked by ${h.reviewer} (${h.role})`,
+    group_review: (h) => `${STATUS_LABELS[h.status]} by ${h.reviewer} (${h.role}), with an identical ask`,
+    review: (h) => `${STATUS_LABELS[h.status]} by ${h.reviewer} (${h.role})`,
+  };
+
+  function historyItem(h) {
+    const label = (EVENT_LABELS[h.event] || EVENT_LABELS.review)(h);
+    return el(
+      "li",
+      { class: `history-${h.event || "review"}` },
+      el("span", { class: `status-dot status-${h.event === "evidence_changed" ? "changed" : h.status}` }),
+      `${label} · ${formatTime(h.at)}`,
+      h.comment ? el("span", { class: "history-comment" }, `“${h.comment}”`) : null
+    );
+  }
+
+  /** What a group card says about its identical asks and how they were decided. */
+  function groupNote(record, group) {
+    const same = `same question, configuration hash ${record.config_hash} and corpus version ${record.corpus_version}`;
+    const counts = Object.entries(group.statuses || {});
+    const waiting = (group.statuses || {})[record.status] || group.size;
+    if (counts.length <= 1) return `One review covers all ${group.size} identical asks (${same}).`;
+    const shown = counts.map(([status, n]) => `${n} ${STATUS_LABELS[status].toLowerCase()}`).join(", ");
+    return `${group.size} identical asks (${same}): ${shown}. A review here covers the ${waiting} ${STATUS_LABELS[record.status].toLowerCase()}.`;
+  }
+
   function reviewCard(record) {
     const id = record.id;
+    const group = record.group || { size: 1 };
+    const covered = (group.statuses || {})[record.status] || group.size;
     const comment = el("textarea", { id: `comment-${id}`, rows: "2", maxlength: "5000", placeholder: "What did you check? Why this decision?" });
     const feedback = el("p", { class: "status", role: "status", "aria-live": "polite" });
     const actions = el("div", { class: "review-actions" });
@@ -624,43 +962,44 @@
             class: `btn ${next === "approved" ? "btn-primary" : next === "rejected" ? "btn-danger" : ""}`,
             onclick: () => submitReview(record, next, comment.value, feedback),
           },
-          ACTION_LABELS[next] || next
+          covered > 1 ? GROUP_ACTION_LABELS[next](covered) : ACTION_LABELS[next] || next
         )
       );
     }
     const history = record.history.length
-      ? el(
-          "ol",
-          { class: "history" },
-          record.history.map((h) =>
-            el(
-              "li",
-              {},
-              el("span", { class: `status-dot status-${h.status}` }),
-              `${STATUS_LABELS[h.status]} by ${h.reviewer} (${h.role}) · ${formatTime(h.at)}`,
-              h.comment ? el("span", { class: "history-comment" }, `“${h.comment}”`) : null
-            )
-          )
-        )
+      ? el("ol", { class: "history" }, record.history.map(historyItem))
       : el("p", { class: "muted small" }, "No review yet.");
 
     return el(
       "li",
-      { class: "card review-card", "data-status": record.status },
+      { class: "card review-card", "data-status": record.status, "data-group-size": group.size, "data-drift": record.evidence_changed ? "changed" : null },
       el(
         "div",
         { class: "review-head" },
         el("span", { class: `badge status-badge status-${record.status}` }, STATUS_LABELS[record.status]),
         record.answer.abstained ? el("span", { class: "badge badge-warn" }, "abstained") : null,
-        el("span", { class: "muted small" }, `${formatTime(record.created_at)} · asked as ${record.role}`)
+        record.evidence_changed ? el("span", { class: "badge badge-drift" }, "evidence changed") : null,
+        group.size > 1
+          ? el("span", { class: "badge badge-group", title: "Same question, configuration, corpus and answer: one review covers them all" }, `asked ${group.size}×`)
+          : null,
+        el(
+          "span",
+          { class: "muted small" },
+          group.size > 1
+            ? `${formatTime(group.first_asked_at)} – ${formatTime(group.last_asked_at)} · last asked as ${record.role}`
+            : `${formatTime(record.created_at)} · asked as ${record.role}`
+        ),
+        el("a", { class: "small review-link", href: answerPath(record.id) }, "Answer page")
       ),
       el("h2", { class: "review-question" }, record.question),
+      group.size > 1 ? el("p", { class: "group-note small" }, groupNote(record, group)) : null,
+      record.evidence_changed ? driftBanner(record, () => loadReviews()) : null,
       el("p", { class: "review-preview" }, preview(record.answer)),
       el(
         "details",
         { class: "review-answer" },
         el("summary", {}, `Show the answer (${record.answer.citations.length} citations)`),
-        el("div", { class: "answer answer-compact" }, renderAnswer(record.answer, { compact: false }))
+        el("div", { class: "answer answer-compact" }, renderAnswer(record.answer, { compact: false, changed: record.changed_citations }))
       ),
       el("h3", { class: "section-title" }, "History"),
       history,
@@ -679,18 +1018,18 @@
 
   async function submitReview(record, status, comment, feedback) {
     const name = reviewer.value.trim();
-    if (!name) {
+    if (!me.name && !name) {
       setStatus(feedback, "Enter your name as reviewer at the top of the page first.", "error");
       reviewer.focus();
       return;
     }
-    localStorage.setItem(REVIEWER_STORAGE, name);
+    if (!me.name) localStorage.setItem(REVIEWER_STORAGE, name);
+    const body = { status, comment: comment.trim() || null };
+    if (!me.name) body.reviewer = name;
     try {
-      await api(`/v1/answers/${encodeURIComponent(record.id)}/review`, {
-        method: "POST",
-        json: { status, reviewer: name, comment: comment.trim() || null },
-      });
-      setStatus($("review-status"), `Answer marked ${STATUS_LABELS[status].toLowerCase()}.`, "ok");
+      await api(`/v1/answers/${encodeURIComponent(record.id)}/review`, { method: "POST", json: body });
+      const size = record.group ? (record.group.statuses || {})[record.status] || record.group.size : 1;
+      setStatus($("review-status"), `Answer${size > 1 ? ` and its ${size - 1} identical ask${size > 2 ? "s" : ""}` : ""} marked ${STATUS_LABELS[status].toLowerCase()}.`, "ok");
       loadReviews();
     } catch (err) {
       setStatus(feedback, err.message, "error");
@@ -702,12 +1041,15 @@
     const filter = $("review-filter").value;
     const status = $("review-status");
     try {
-      const data = await api(`/v1/answers${filter ? `?status=${encodeURIComponent(filter)}` : ""}`);
+      const params = new URLSearchParams({ group: "true" });
+      if (filter === "evidence_changed") params.set("evidence_changed", "true");
+      else if (filter) params.set("status", filter);
+      const data = await api(`/v1/answers?${params}`);
       clear(list);
       data.answers.forEach((record) => list.append(reviewCard(record)));
-      const what = filter ? STATUS_LABELS[filter].toLowerCase() : "recorded";
+      const what = filter === "evidence_changed" ? "changed-evidence" : filter ? STATUS_LABELS[filter].toLowerCase() : "recorded";
       if (!status.dataset.kind || status.dataset.kind !== "ok") {
-        setStatus(status, data.total ? `${data.total} ${what} answer${data.total > 1 ? "s" : ""}.` : `No ${what} answers yet.`, "");
+        setStatus(status, data.total ? `${data.total} ${what} answer${data.total > 1 ? "s" : ""} (identical asks grouped).` : `No ${what} answers yet.`, "");
       }
     } catch (err) {
       clear(list);
@@ -745,7 +1087,7 @@
     keyToggle.setAttribute("aria-expanded", "false");
     refreshKeyState();
     showBanner("");
-    route();
+    loadMe().then(route);
   });
   $("key-clear").addEventListener("click", () => {
     localStorage.removeItem(KEY_STORAGE);
@@ -787,4 +1129,8 @@
   refreshKeyState();
   route();
   loadHealth();
+  loadMe().then(() => {
+    const id = answerIdFromPath();
+    if (id) loadAnswerPage(id);
+  });
 })();

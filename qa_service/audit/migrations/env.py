@@ -17,8 +17,21 @@ from qa_service.audit.models import Base
 
 config = context.config
 target_metadata = Base.metadata
+_OWN_TABLES = set(target_metadata.tables)
+
+
+def _include_name(name: str | None, type_: str, parent_names: Any) -> bool:
+    """Autogenerate looks only at the audit's tables (the document store's may share the database)."""
+    return type_ != "table" or name in _OWN_TABLES
+
+
 # SQLite cannot ALTER most things in place: batch mode copies tables when a later migration needs it.
-_OPTIONS: dict[str, Any] = {"target_metadata": target_metadata, "render_as_batch": True, "compare_type": True}
+_OPTIONS: dict[str, Any] = {
+    "target_metadata": target_metadata,
+    "render_as_batch": True,
+    "compare_type": True,
+    "include_name": _include_name,
+}
 
 
 def run_migrations_offline() -> None:

@@ -12,8 +12,12 @@ from fastapi.testclient import TestClient
 from qa_service.models import Answer, Citation, Statement
 
 
-def record(client: TestClient, question: str = "What dose?") -> str:
-    """Put an answer in the audit log as POST /v1/ask would (without spending an ask on it)."""
+def record(client: TestClient, question: str | None = None) -> str:
+    """Put an answer in the audit log as POST /v1/ask would (without spending an ask on it).
+
+    Each call asks a question of its own unless one is given: identical asks form one review group.
+    """
+    question = question or f"What dose? (case {uuid.uuid4().hex[:8]})"
     answer = Answer(
         id=uuid.uuid4().hex,
         question=question,
@@ -94,6 +98,8 @@ def test_review_history_keeps_reviewer_comment_role_and_time(client: TestClient)
         "role": "local",
         "comment": "checking the dose against the BNF",
         "at": first["at"],
+        "event": "review",
+        "document": None,
     }
     assert second["reviewer"] == "Dr A. Smith" and second["comment"] is None
     assert datetime.fromisoformat(first["at"]) <= datetime.fromisoformat(second["at"])

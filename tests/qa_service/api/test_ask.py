@@ -173,9 +173,12 @@ def test_ask_on_an_empty_store_is_409(tmp_path: Path, embedder: Any) -> None:
             assert response.status_code == 409
             assert response.json() == {"detail": "no documents ingested: run `medcite ingest PATH`"}
             assert c.get("/v1/search", params={"q": "b12"}).status_code == 409
-            health = c.get("/health").json()
-            assert {k: health[k] for k in ("status", "documents", "chunks")} == {"status": "ok", "documents": 0, "chunks": 0}
-            assert health["backends"]["llm"] is None
+            assert {k: v for k, v in c.get("/health").json().items() if k in ("status", "documents", "chunks")} == {
+                "status": "ok",
+                "documents": 0,
+                "chunks": 0,
+            }
+            assert c.get("/health").json()["backends"]["llm"] is None
             assert c.get("/v1/answers").json() == {
                 "answers": [],
                 "total": 0,

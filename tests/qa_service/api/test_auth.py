@@ -112,16 +112,29 @@ def test_the_askers_role_is_recorded(keyed: TestClient) -> None:
 
 # ---------------------------------------------------------------- key parsing and binding
 def test_parse_api_keys() -> None:
-    from qa_service.api.security import Role, parse_api_keys
+    from qa_service.api.security import ApiKey, Role, parse_api_keys
 
     keys = parse_api_keys(" alpha-key-1:reader , beta:key:2345:Admin ,")
     assert keys.enabled
-    assert keys.lookup("alpha-key-1") is Role.READER
-    assert (
-        keys.lookup("beta:key:2345") is Role.ADMIN
-    )  # a key may contain ':' (the role is after the last one)
+    assert keys.lookup("alpha-key-1") == ApiKey(Role.READER)
+    assert keys.lookup("beta:key:2345") == ApiKey(Role.ADMIN)  # a key may contain ':' (read from the right)
     assert keys.lookup("alpha-key-") is None
     assert not parse_api_keys(None).enabled and not parse_api_keys("  ").enabled
+
+
+def test_keys_may_name_their_holder_and_old_entries_stay_valid() -> None:
+    from qa_service.api.security import ApiKey, Permission, Role, parse_api_keys
+
+    keys = parse_api_keys(
+        "rev-key-0001:reviewer:Dr A. Smith, adm:in:key-0002:admin:  QA  Lead ,plain-key-03:reader"
+    )
+    assert keys.lookup("rev-key-0001") == ApiKey(Role.REVIEWER, "Dr A. Smith")
+    assert keys.lookup("adm:in:key-0002") == ApiKey(Role.ADMIN, "QA Lead")  # a key with ':' and a name
+    assert keys.lookup("plain-key-03") == ApiKey(Role.READER)
+    assert keys.all_named(Permission.REVIEW)  # the unnamed key cannot review
+    assert not parse_api_keys("rev-key-0001:reviewer,other-key-1:admin:Bo").all_named(Permission.REVIEW)
+    with pytest.raises(UsageError, match="unknown role"):
+        parse_api_keys("some-key-001:boss:Dr X")
 
 
 @pytest.mark.parametrize(

@@ -34,7 +34,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-OUT = REPO / "benchmarks" / "out"
+OUT = Path(os.environ.get("MEDCITE_SCREENSHOTS") or REPO / "benchmarks" / "out")  # docs/screenshots/make.py
 PWNED_DOC = (
     "Hostile test document\n\n"
     "This line carries markup that must stay text: <script>window.__pwned=1</script> "
