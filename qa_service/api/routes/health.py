@@ -21,9 +21,9 @@ def read_health(services: ServicesDep) -> object:
     """
     store = services.engine.store
     reachable = store.backend_status()
-    backends = {**store.backends(), "llm": services.settings.llm or None}
-    llm_status: dict[str, object] = {}
     llm = services.engine.generator
+    backends = {**store.backends(), "llm": services.engine.settings.llm if llm is not None else None}
+    llm_status: dict[str, object] = {}
     if llm is not None:  # a cached probe: the model server is asked at most every few seconds
         problem = llm.health()
         llm_status = {"llm_ok": problem is None, "llm_error": problem}

@@ -56,3 +56,14 @@ def test_health_names_the_model_and_says_it_answers(llm_client: TestClient) -> N
     health = llm_client.get("/health").json()
     assert health["status"] == "ok" and health["backends"]["llm"] == "openai:fake"
     assert health["llm_ok"] is True and health["llm_error"] is None
+
+
+def _generator_choices(c: TestClient) -> set[str]:
+    prop = c.get("/openapi.json").json()["components"]["schemas"]["AskRequest"]["properties"]["generator"]
+    return {v for option in prop["anyOf"] for v in option.get("enum", [])}
+
+
+def test_openapi_offers_llm_only_when_a_model_is_configured(client: TestClient, llm_client: TestClient) -> None:
+    # schemathesis sends every value the document allows: "llm" without a model would be a 422 it calls a lie
+    assert _generator_choices(client) == {"extractive"}
+    assert _generator_choices(llm_client) == {"extractive", "llm"}
