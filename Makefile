@@ -11,10 +11,12 @@ PORT ?= 8000
 setup: $(STAMP)
 
 # Re-installs only when pyproject.toml changed (fast and idempotent otherwise).
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml requirements/nlp.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	# torch first, pinned: the CPU wheel on disk (a loose torch pulls a multi-GB CUDA build).
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check torch==2.13.0
+	# the quiz's spaCy pipeline and lemminflect: exact versions, file hashes checked (requirements/nlp.txt)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --require-hashes -r requirements/nlp.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
 	touch $(STAMP)
 

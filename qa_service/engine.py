@@ -107,11 +107,19 @@ class Engine:
             raise EmptyStoreError()
         return index
 
-    def candidates(self, query: str, n: int | None = None, index: Any | None = None) -> tuple[np.ndarray, list[Candidate]]:
-        """Query vector and fused candidates (for callers that need more than passages)."""
+    def candidates(
+        self,
+        query: str,
+        n: int | None = None,
+        index: Any | None = None,
+        vector: np.ndarray | None = None,
+        dense_weight: float | None = None,
+    ) -> tuple[np.ndarray, list[Candidate]]:
+        """Query vector and fused candidates (for callers that need more than passages; ``vector``: already
+        embedded; ``dense_weight`` 0: ranked by the lexical index, as the quiz's check of a name needs)."""
         index = index if index is not None else self._index()
-        vector = self._embed_query(query)
-        return vector, self.searcher.candidates(query, vector, n, index=index)
+        vector = self._embed_query(query) if vector is None else vector
+        return vector, self.searcher.candidates(query, vector, n, dense_weight=dense_weight, index=index)
 
     def search(self, query: str, k: int | None = None) -> SearchResult:
         """The ``k`` best passages for ``query``."""
@@ -119,6 +127,15 @@ class Engine:
         k = validate_k(k, self.settings.retrieval.top_k)
         _, cands = self.candidates(query, max(self.settings.retrieval.candidates, k))
         return SearchResult(query=query, passages=[to_passage(c) for c in cands[:k]])
+
+    # ---------------------------------------------------------------- for the quiz builder
+    def documents(self, doc_ids: Sequence[str]) -> dict[str, Any]:
+        """Text, sections and stored sentence vectors (``DocEvidence``) of documents, in one store read."""
+        return self.store.docs.evidence(doc_ids)
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Embedding vectors of short texts (the quiz compares phrases and stems with the same model)."""
+        return np.asarray(self.store.embedder.encode(list(texts)))
 
     # ---------------------------------------------------------------- ask
     def ask(

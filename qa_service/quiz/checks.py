@@ -35,7 +35,7 @@ _ALL_NONE = re.compile(
     r"\b(?:all|none|both|neither)\s+of\s+the\s+(?:above|following)\b|\ball\s+(?:the\s+)?above\b",
     re.IGNORECASE,
 )
-_NEGATIVE = re.compile(r"\b(?:not|except|never|least|false|incorrect|untrue)\b", re.IGNORECASE)
+_NEGATIVE = re.compile(r"\b(?:not|except|never|(?<!at )least|false|incorrect|untrue)\b", re.IGNORECASE)
 _MICRO = re.compile(r"(?<![A-Za-z])(?:µg|mcg|ug)(?![A-Za-z])")
 
 REQUIRED = (

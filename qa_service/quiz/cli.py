@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -43,8 +44,15 @@ logger = logging.getLogger(__name__)
     default=None,
     help="Write to this file (required for qti and anki) instead of stdout.",
 )
+@click.option(
+    "--explain",
+    is_flag=True,
+    help="On stderr: each rejected candidate sentence and the check that rejected it.",
+)
 @data_dir_option
-def quiz_command(topic: str, n: int, fmt: str, seed: int, out: Path | None, data_dir: Path | None) -> None:
+def quiz_command(
+    topic: str, n: int, fmt: str, seed: int, out: Path | None, explain: bool, data_dir: Path | None
+) -> None:
     """Build a quiz whose every answer key cites the source sentence that supports it.
 
     \b
@@ -59,20 +67,42 @@ def quiz_command(topic: str, n: int, fmt: str, seed: int, out: Path | None, data
     with user_errors():
         from ingest.settings import get_settings
         from qa_service.engine import Engine
-        from qa_service.quiz import build_quiz
-        from qa_service.quiz.generate import validate_request
+        from qa_service.quiz import QuizError
+        from qa_service.quiz.generate import build_report, validate_request
 
         topic = validate_request(topic, n)
         engine = Engine.open(get_settings(data_dir), owner={"command": "quiz"})
         try:
-            items = build_quiz(engine, topic, n=n, seed=seed)
+            report = build_report(engine, topic, n=n, seed=seed)
+        except QuizError as exc:
+            if explain and exc.report is not None:
+                _explain(exc.report.rejected)
+            raise
         finally:
             engine.close()
+        items = report.items
+        if explain:
+            _explain(report.rejected)
         if len(items) < n:
-            click.echo(
-                f"medcite: note: the evidence supports {len(items)} of the {n} items asked for", err=True
-            )
+            click.echo(f"medcite: note: {shortfall_note(report, n)}", err=True)
         _emit(items, fmt, out, topic)
+
+
+def shortfall_note(report: Any, n: int) -> str:
+    """Why fewer items than asked: how many candidate sentences each check rejected."""
+    counts: dict[str, int] = {}
+    for r in report.rejected:
+        name = r.check.split(" (")[0]
+        counts[name] = counts.get(name, 0) + 1
+    why = ", ".join(f"{k} {v}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1]))
+    return f"the evidence supports {len(report.items)} of the {n} items asked for" + (
+        f"; candidate sentences rejected by: {why} (details: --explain)" if why else ""
+    )
+
+
+def _explain(rejected: list[Any]) -> None:
+    for r in rejected:
+        click.echo(f"rejected [{r.check}] ({r.source}): {r.sentence}", err=True)
 
 
 def _emit(items: list, fmt: str, out: Path | None, topic: str) -> None:  # type: ignore[type-arg]

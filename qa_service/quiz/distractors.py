@@ -314,6 +314,8 @@ def _steps(key: Amount, key_text: str) -> list[Candidate]:
     pairs: list[tuple[float, float]]
     if key.is_time:
         pairs = _time_steps(key)
+    elif key.words and not key.is_range:  # "one inch": whole numbers, as the source writes them
+        pairs = [(v, v) for v in _series_near(key.low) if float(v).is_integer()]
     elif not key.is_mass_based and not key.pint_unit.endswith("meter") and _is_round(key.low):
         # a laboratory threshold (MCV >100 fL, B12 <200 pg/mL): nearby cut-offs, not orders of magnitude
         pairs = [(nice(key.low * f), nice(key.high * f)) for f in (0.8, 0.9, 1.2, 1.5)]
@@ -362,7 +364,8 @@ def _time_steps(key: Amount) -> list[tuple[float, float]]:
         return [(float(v), float(v)) for v in below + above]
     span = key.high / key.low if key.low else 2.0
     options = [(float(lo), float(hi)) for i, lo in enumerate(ladder) for hi in ladder[i + 1 :]]
-    options = [(lo, hi) for lo, hi in options if (lo, hi) != (key.low, key.high)]
+    # ranges that overlap the key's would be partly true: only disjoint ones
+    options = [(lo, hi) for lo, hi in options if hi < key.low or lo > key.high]
     # ranges of a similar shape (ratio of ends) and close to the key, on a log scale
     options.sort(
         key=lambda r: abs(math.log(r[1] / r[0]) - math.log(span)) + abs(math.log(r[0] / max(key.low, 0.1)))

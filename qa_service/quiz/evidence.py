@@ -1,17 +1,27 @@
-"""Evidence for a quiz topic: the sentences of the retrieved documents, with the context a stem needs.
+"""Evidence for a quiz topic: the sentences of the retrieved documents, scored for the topic.
 
-Retrieval is the engine's (``Engine.candidates``); sentences are cut from the
-*document* text with :func:`ingest.chunking.split_sentences`, so a citation's
-``start``/``end`` index the stored document (``Document.text[start:end] == text``).
-Every sentence of a retrieved document is kept as context (what came before,
-whose values a case report gives, which section a bullet sits in); only those
-in the retrieved chunks are used for items (``relevance > 0``).
+Retrieval is the engine's (``Engine.candidates``); documents come through ``Engine.documents``
+(text, sections and the sentence vectors stored at ingest), so no model runs on sentences here.
+Sentences are cut from the *document* text with :func:`ingest.chunking.split_sentences`, so a
+citation's ``start``/``end`` index the stored document (``Document.text[start:end] == text``).
+
+Two scores decide whether a sentence may give an item:
+
+- ``relevance``: how close the sentence (its stored vector, else its chunk's) and its document
+  are to the topic, relative to the best sentence (the retrieval score);
+- ``coverage``: the share of the topic's words, weighted by how rare each is among the retrieved
+  documents, that the sentence *in its context* uses (document title and first line, or for an
+  untitled document the words it uses most, section heading, the sentence): "pernicious anemia" is not covered by a
+  sentence of the iron-deficiency page that only says "anemia" (the entity overlap with the topic),
+  while every sentence of a case report that is about the topic throughout is.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,53 +32,35 @@ from ingest.lexical import stem_terms
 from qa_service.answering import clean_statement_text
 from qa_service.models import Citation
 from qa_service.quiz.quantities import Amount, find_amounts
+from qa_service.text import function_words
 
 logger = logging.getLogger(__name__)
 
 CANDIDATE_CHUNKS = 40
 # A document whose best chunk is less similar to the topic than this share of the best chunk is left out.
 RELATIVE_DOC_CUTOFF = 0.5
-# Sentences (in context) less similar to the topic than this share of the best one, or than the floor, are not used.
-RELATIVE_SENTENCE_CUTOFF = 0.55
-# Share of a sentence's relevance that comes from its document being about the topic (the rest is its own).
-DOC_WEIGHT = 0.25
+# Sentences less similar to the topic than this share of the best one, or than the floor, are not used.
+RELATIVE_SENTENCE_CUTOFF = 0.5
 MIN_SENTENCE_RELEVANCE = 0.2
-
-_CASE_DOC = re.compile(r"\bcase report\b|\bwe (?:present|report|describe) (?:the |a )?case\b", re.IGNORECASE)
-_GUIDELINE_DOC = re.compile(r"\bguidelines?\b|\brecommended (?:treatment|dose|dosing)\b", re.IGNORECASE)
-_REVIEW_DOC = re.compile(r"\b(?:this|our) (?:\w+ )?review\b|\bsystematic review\b", re.IGNORECASE)
-_CASE_SECTION = re.compile(
-    r"\b(?:case|patient|observation|presentation|history|clinical course)\b", re.IGNORECASE
-)
-_MOTHER = re.compile(r"\b(?:mother|mother's|maternal)\b", re.IGNORECASE)
-_PATIENT_WORD = re.compile(
-    r"\b(?:\d+-(?:day|week|month|year)-old\s+(?:male\s+|female\s+)?)?(?P<noun>infant|child|boy|girl|neonate|newborn|toddler|patient)\b",
-    re.IGNORECASE,
-)
-_PATIENT_MENTION = re.compile(
-    r"\b(?:the (?:infant|child|boy|girl|patient|neonate)|our patient|he|his|she)\b", re.IGNORECASE
-)
-_TREATMENT_START = re.compile(
-    r"\b(?:therapy|treatment|supplementation|replacement)\b[^.]{0,60}?\b(?:was|were)\s+(?:\w+\s+)?(?:initiated|started|begun|commenced)\b",
-    re.IGNORECASE,
-)
-_LABEL = re.compile(r"^(?P<label>[A-Z][^:.!?]{1,70}?):\s+(?P<body>\S.*)$", re.DOTALL)
-_BULLET_START = re.compile(r"^\s*(?:[-•*▪◦·]|\d{1,2}[.)])\s+")
+DOC_WEIGHT = 0.3
+# Share of the topic's (rarity-weighted) words a sentence's context must use to be on the topic.
+MIN_COVERAGE = 0.5
+MIN_CHARS, MAX_CHARS = 25, 400
+LEAD_CHARS = 200
+# A document's own subject: the content words it uses most (a case report whose title line says nothing).
+DOC_KEY_TERMS = 12
+MIN_DOCS_FOR_SHARE = 4
 
 
 @dataclass
 class DocContext:
-    """What a stem needs to know about a whole document."""
+    """What an item needs to know about a whole document."""
 
     doc_id: str
     source: str
-    title: str | None
-    kind: str  # "case report" | "guideline" | "review" | "source"
-    heading: (
-        str | None
-    )  # the title, or the first title-like line ("Treatment of Vitamin B12 Deficiency in ...")
-    patient: str  # "infant", "child", ... (case reports)
-    treatment_start: int | None  # offset of the sentence saying treatment began (case reports)
+    title: str | None  # the document's title; never the file name
+    lead: str = ""  # the document's opening lines: what the whole document is about
+    key_terms: str = ""  # the content words the document uses most (stemmed, space-separated)
 
 
 @dataclass
@@ -81,20 +73,26 @@ class Sentence:
     text: str  # verbatim document text[start:end]
     clean: str  # reference markers and bullet glyphs dropped
     section: str | None
-    index: int  # position in the document's sentence list
-    parent_section: str | None = None  # an empty heading right before the section ("Dosing Recommendations")
+    index: int
     relevance: float = 0.0
-    label: str | None = None
-    body: str = ""
-    case_specific: bool = False
-    scope: str | None = None  # "patient" | "mother" (case reports)
-    phase: str | None = None  # "presentation" | "follow-up" (case reports)
-    prev: Sentence | None = None
+    coverage: float = 0.0
     amounts: list[Amount] = field(default_factory=list)
+    prev: Sentence | None = None
+    vector: Any = None  # the unit-length sentence vector stored at ingest, when there is one
 
     @property
     def key(self) -> tuple[str, int, int]:
         return (self.doc.doc_id, self.start, self.end)
+
+    @property
+    def context(self) -> str:
+        """Title, section and sentence: what the sentence is about, read in place."""
+        return " ".join(p for p in (self.doc.title, self.doc.lead, self.section, self.clean) if p)
+
+    @property
+    def context_terms(self) -> set[str]:
+        """Stemmed words of the context and the document's most used words."""
+        return set(stem_terms(self.context)) | set(self.doc.key_terms.split())
 
     def citation(self, cid: int) -> Citation:
         """This sentence as a contract ``Citation`` numbered ``cid``."""
@@ -118,35 +116,52 @@ class Evidence:
     topic: str
     sentences: list[Sentence]
     topic_vector: Any = None
-    # filled by the generator: the item category of each askable quantity, and contradicted sentences
-    categories: dict[tuple[str, int, int, int], str] = field(default_factory=dict)
-    disputed: set[tuple[str, int, int]] = field(default_factory=set)
-    stem_vectors: dict[str, Any] = field(default_factory=dict)
+    topic_weights: dict[str, float] = field(default_factory=dict)
+    disputed: set[tuple[tuple[str, int, int], str]] = field(default_factory=set)  # (sentence, amount)
+    vectors: dict[str, Any] = field(default_factory=dict)  # unit-length embeddings of stems and phrases
+    fillers: list[Any] | None = None  # (sentence, target) of every named thing in a role (distractor pool)
+    guard: dict[tuple[str, str], bool] = field(default_factory=dict)  # (query, name) -> stated in the corpus
+
+    _doc_terms: dict[str, set[str]] | None = None
+
+    def doc_share(self, text: str) -> float:
+        """Share of the retrieved documents that use every content word of ``text`` (0 with fewer than
+        ``MIN_DOCS_FOR_SHARE`` documents: a share of two documents says nothing)."""
+        if self._doc_terms is None:
+            self._doc_terms = {}
+            for s in self.sentences:
+                self._doc_terms.setdefault(s.doc.doc_id, set()).update(stem_terms(s.clean))
+        words = set(stem_terms(text))
+        if not words or len(self._doc_terms) < MIN_DOCS_FOR_SHARE:
+            return 0.0
+        return sum(words <= terms for terms in self._doc_terms.values()) / len(self._doc_terms)
 
     @property
     def usable(self) -> list[Sentence]:
-        """Sentences inside retrieved chunks (those items may be written from)."""
-        return [s for s in self.sentences if s.relevance > 0]
+        """Sentences items may be written from: relevant to the topic and on it."""
+        return [s for s in self.sentences if s.relevance > 0 and s.coverage >= MIN_COVERAGE]
+
+
+def topic_terms(text: str) -> list[str]:
+    """The topic's content words, stemmed (function words and numbers left out)."""
+    generic = set(stem_terms(" ".join(function_words())))
+    return [t for t in dict.fromkeys(stem_terms(text)) if t not in generic and not t.isdigit()]
+
+
+def coverage(weights: dict[str, float], words: set[str]) -> float:
+    """Rarity-weighted share of the topic's words that the (stemmed) context ``words`` use."""
+    if not weights:
+        return 1.0
+    total = sum(weights.values())
+    return sum(w for t, w in weights.items() if t in words) / total if total else 0.0
 
 
 def gather(engine: Any, topic: str) -> Evidence:
-    """Retrieve the topic's documents and return their sentences, scored for relevance to the topic.
-
-    Documents come from the engine's hybrid retrieval (those whose best chunk is
-    at least ``RELATIVE_DOC_CUTOFF`` as similar to the topic as the best chunk).
-    A sentence's relevance mixes how much its document is about the topic with how
-    much its own chunk is (stored chunk vectors: no new model call) or, whichever
-    is higher, how many of the topic's words the sentence *in its context*
-    (document heading, section, bullet label) uses: "Initial dosing: 1000-2000 μg
-    intramuscularly" is about B12 deficiency in children because of where it stands.
+    """Retrieve the topic's documents and return their sentences, scored for the topic.
 
     Args:
         engine: An open :class:`qa_service.engine.Engine`.
         topic: The quiz topic (already validated).
-
-    Returns:
-        Evidence whose ``usable`` sentences score at least ``RELATIVE_SENTENCE_CUTOFF``
-        of the best sentence (and ``MIN_SENTENCE_RELEVANCE``).
     """
     vector, cands = engine.candidates(topic, max(engine.settings.retrieval.candidates, CANDIDATE_CHUNKS))
     if not cands:
@@ -155,199 +170,111 @@ def gather(engine: Any, topic: str) -> Evidence:
     for c in cands:
         best_doc[c.row.doc_id] = max(best_doc.get(c.row.doc_id, -1.0), c.dense)
     top = max(best_doc.values())
-    doc_order = [
-        d for d in dict.fromkeys(c.row.doc_id for c in cands) if best_doc[d] >= RELATIVE_DOC_CUTOFF * top
-    ]
+    # every retrieved document is read (its sentences are the distractor pool and the evidence guard);
+    # items come only from those about as close to the topic as the best one
+    doc_order = list(dict.fromkeys(c.row.doc_id for c in cands))
+    stored = engine.documents(doc_order)
+    chunk_sims: dict[str, list[tuple[int, int, float]]] = {}
+    for c in cands:
+        chunk_sims.setdefault(c.row.doc_id, []).append((c.row.start, c.row.end, c.dense))
+    sources = {c.row.doc_id: (c.row.source, c.row.title) for c in cands}
+    q = np.asarray(vector, dtype=np.float32)
     sentences: list[Sentence] = []
     for doc_id in doc_order:
-        doc_sentences = _document_sentences(engine, doc_id)
-        _score_relevance(
-            engine, vector, topic, doc_id, best_doc[doc_id] / top if top > 0 else 0.0, top, doc_sentences
-        )
-        sentences.extend(doc_sentences)
+        ev = stored.get(doc_id)
+        if ev is None or not ev.text:
+            continue
+        source, title = sources[doc_id]
+        shown = display_title(title, ev.sections, source)
+        # a page with a title says what it is about; one without (a case report as plain text) says it by
+        # the words it uses most
+        doc = DocContext(doc_id, source, shown, _lead(ev.text), "" if shown else _key_terms(ev.text))
+        doc_rel = best_doc[doc_id] / top if top > 0 else 0.0
+        found = _sentences(doc, ev, q, doc_rel, chunk_sims.get(doc_id, []))
+        if best_doc[doc_id] < RELATIVE_DOC_CUTOFF * top:
+            for sent in found:
+                sent.relevance = 0.0
+        sentences.extend(found)
     best = max((s.relevance for s in sentences), default=0.0)
     cut = max(MIN_SENTENCE_RELEVANCE, RELATIVE_SENTENCE_CUTOFF * best)
     for s in sentences:
         if s.relevance < cut:
             s.relevance = 0.0
-    return Evidence(topic, sentences, vector)
+    weights = _topic_weights(topic, sentences)
+    for s in sentences:
+        s.coverage = coverage(weights, s.context_terms)
+    return Evidence(topic, sentences, vector, weights)
 
 
-def _document_sentences(engine: Any, doc_id: str) -> list[Sentence]:
-    doc = engine.store.docs.get_document(doc_id)
-    if doc is None or not doc.text:
-        return []
-    text = doc.text
-    sections = [s for s in engine.store.docs.sections(doc_id) if s.title]
-    ctx = _doc_context(doc, text, sections)
-    out: list[Sentence] = []
-    prev: Sentence | None = None
-    for i, (s, e) in enumerate(split_sentences(text)):
-        raw = text[s:e]
-        here = next((k for k in range(len(sections) - 1, -1, -1) if sections[k].start <= s), None)
-        section = sections[here].title if here is not None else None
-        parent = _parent_heading(text, sections, here)
-        clean = clean_statement_text(raw)
-        sent = Sentence(ctx, s, e, raw, clean, section, i, parent_section=parent, relevance=1.0, prev=prev)
-        _add_label(sent, text)
-        _add_case_context(sent, text, ctx)
-        sent.amounts = find_amounts(sent.clean)
-        if (
-            clean.endswith("?")
-            or len(clean) < 12
-            or (section is not None and clean == section.strip())
-            or _looks_like_title(clean)
-        ):
-            sent.relevance = 0.0  # questions and headings state nothing
-        out.append(sent)
-        prev = sent
-    _carry_scope(out, text)
-    return out
+def _lead(text: str) -> str:
+    """The first line of a document (its title line or opening question, where the title field is empty)."""
+    for line in text[:LEAD_CHARS].splitlines():
+        if len(line.split()) >= 2:
+            return line.strip()[:LEAD_CHARS]
+    return ""
 
 
-def _parent_heading(text: str, sections: list[Any], here: int | None) -> str | None:
-    """The title of an empty section just before this one: a flat outline's parent heading."""
-    if here is None or here == 0:
-        return None
-    before = sections[here - 1]
-    body = text[before.start : sections[here].start].strip()
-    return before.title if before.title and body == before.title.strip() else None
+def _key_terms(text: str) -> str:
+    """The document's most frequent content words (stemmed): what it is about when no title says so."""
+    generic = set(stem_terms(" ".join(function_words())))
+    counts = Counter(t for t in stem_terms(text) if t not in generic and not any(ch.isdigit() for ch in t))
+    return " ".join(t for t, _ in counts.most_common(DOC_KEY_TERMS))
 
 
-def _doc_context(doc: Any, text: str, sections: list[Any]) -> DocContext:
-    head = text[:4000]
-    if _CASE_DOC.search(head):
-        kind = "case report"
-    elif _GUIDELINE_DOC.search(text):
-        kind = "guideline"
-    elif _REVIEW_DOC.search(head):
-        kind = "review"
-    else:
-        kind = "source"
-    patient = "patient"
-    treatment_start = None
-    if kind == "case report":
-        case_text = " ".join(
-            text[sec.start : sec.start + 3000] for sec in sections if _CASE_SECTION.search(sec.title or "")
-        )
-        m = _PATIENT_WORD.search(case_text or text)
-        if m:
-            patient = m.group("noun").lower()
-        t = _TREATMENT_START.search(text)
-        treatment_start = t.start() if t else None
-    return DocContext(
-        doc.doc_id,
-        doc.source,
-        doc.title,
-        kind,
-        doc.title or _heading(text, sections),
-        patient,
-        treatment_start,
-    )
-
-
-def _heading(text: str, sections: list[Any]) -> str | None:
-    """The first title-like line near the top (documents without a title)."""
-    candidates = [sec.title for sec in sections if sec.start < 1500] + text[:1500].splitlines()
-    for line in candidates:
-        line = (line or "").strip()
-        if len(line.split()) >= 4 and _looks_like_title(line):
-            return line
+def display_title(title: str | None, sections: list[Any], source: str) -> str | None:
+    """How a stem names a document: its title, else its first heading; never the file name."""
+    stem = re.sub(r"\.[A-Za-z0-9]+$", "", source.rsplit("/", 1)[-1])
+    for candidate in [title]:
+        if candidate and candidate.strip() and candidate.strip() not in {stem, source}:
+            return candidate.strip()
     return None
 
 
-def _add_label(sent: Sentence, text: str) -> None:
-    """'Label: body' bullet lines (guideline pages): the label names what the body states."""
-    m = _LABEL.match(sent.clean)
-    line_start = text.rfind("\n", 0, sent.start) + 1
-    whole_line = text[line_start : sent.start].strip() == "" or bool(
-        _BULLET_START.match(text[line_start : sent.end])
-    )
-    if (
-        m
-        and whole_line
-        and m.group("label").count("(") == m.group("label").count(")")
-        and len(m.group("label").split()) <= 8
-    ):
-        sent.label = m.group("label").strip()
-        sent.body = m.group("body").strip()
-    else:
-        sent.body = sent.clean
+def _sentences(
+    doc: DocContext, ev: Any, q: np.ndarray, doc_rel: float, chunks: list[tuple[int, int, float]]
+) -> list[Sentence]:
+    text = ev.text
+    sections = [s for s in ev.sections if s.title]
+    out: list[Sentence] = []
+    prev: Sentence | None = None
+    for i, (a, b) in enumerate(split_sentences(text)):
+        raw = text[a:b]
+        here = next((s for s in reversed(sections) if s.start <= a), None)
+        section = here.title if here is not None else None
+        clean = clean_statement_text(raw)
+        sent = Sentence(doc, a, b, raw, clean, section, i, prev=prev)
+        sent.amounts = find_amounts(clean)
+        if _statement(clean, section):
+            vec = ev.sentence_vectors.get((a, b))
+            if vec is not None:
+                vec = np.asarray(vec, dtype=np.float32)
+                sent.vector = vec / (float(np.linalg.norm(vec)) or 1.0)
+                sim = float(np.dot(sent.vector, q) / (float(np.linalg.norm(q)) or 1.0))
+            else:
+                sim = max((s for lo, hi, s in chunks if min(hi, b) > max(lo, a)), default=0.0)
+            sent.relevance = round(DOC_WEIGHT * doc_rel + (1 - DOC_WEIGHT) * max(sim, 0.0), 6)
+        out.append(sent)
+        prev = sent
+    return out
 
 
-def _add_case_context(sent: Sentence, text: str, ctx: DocContext) -> None:
-    if ctx.kind != "case report":
-        return
-    sent.case_specific = (
-        bool(sent.section and _CASE_SECTION.search(sent.section)) and sent.section != "Case report"
-    )
-    if not sent.case_specific:
-        return
-    sent.scope = "mother" if _MOTHER.search(sent.clean) else None
-    if ctx.treatment_start is not None:
-        sent.phase = "presentation" if sent.end <= ctx.treatment_start else "follow-up"
-
-
-def _carry_scope(sentences: list[Sentence], text: str) -> None:
-    """Whose values a case-report sentence gives: the mother's work-up runs on until the patient is named again."""
-    mother = False
-    for s in sentences:
-        if not s.case_specific:
-            mother = False
-            continue
-        if s.scope == "mother":
-            # "The etiological workup performed in the mother ..." opens a stretch about her;
-            # "His mother followed a normal diet" is one remark.
-            opener = re.search(
-                r"\b(?:in|of) the mother\b|\bmaternal (?:work-?up|testing|history)\b", s.clean, re.IGNORECASE
-            )
-            mother = mother or bool(opener)
-            continue
-        if mother and not _PATIENT_MENTION.search(s.clean):
-            s.scope = "mother"
-        else:
-            mother = False
-            s.scope = "patient"
-
-
-def _score_relevance(
-    engine: Any,
-    vector: Any,
-    topic: str,
-    doc_id: str,
-    doc_rel: float,
-    top_chunk: float,
-    sentences: list[Sentence],
-) -> None:
-    """relevance = ¼ document relevance + ¾ max(chunk similarity, share of the topic's words the sentence's context uses)."""
-    rows = engine.store.docs.document_chunks(doc_id)
-    stored = engine.store.vectors.get_vectors([r.chunk_id for r in rows])
-    q = np.asarray(vector)
-    spans = [(r.start, r.end, float(np.dot(stored[r.chunk_id], q))) for r in rows if r.chunk_id in stored]
-    top_terms = [t for t in dict.fromkeys(stem_terms(topic)) if t not in _GENERIC]
-    for s in sentences:
-        if s.relevance <= 0:
-            continue
-        if not (s.amounts or s.case_specific):
-            s.relevance = 0.0  # nothing a quiz item is written from
-            continue
-        chunk = max((sim for a, b, sim in spans if min(b, s.end) - max(a, s.start) > 0), default=0.0)
-        chunk = chunk / top_chunk if top_chunk > 0 else 0.0
-        context = " ".join(p for p in (s.doc.heading, s.parent_section, s.section, s.clean) if p)
-        words = set(stem_terms(context))
-        lexical = sum(t in words for t in top_terms) / len(top_terms) if top_terms else 0.0
-        s.relevance = round(DOC_WEIGHT * doc_rel + (1 - DOC_WEIGHT) * max(chunk, lexical), 6)
-
-
-_GENERIC = set(stem_terms("what which who how the of in on for and or to a an with about after before"))
-
-
-def _looks_like_title(text: str) -> bool:
-    """A heading line ("Vitamin B12 Deficiency in Infants: Clinical Manifestations") rather than a statement."""
-    if re.search(r"[.!?]$", text):
+def _statement(clean: str, section: str | None) -> bool:
+    """A sentence that states something: not a heading, a question or a fragment."""
+    if clean.endswith("?") or not MIN_CHARS <= len(clean) <= MAX_CHARS:
         return False
-    words = [w for w in re.findall(r"[A-Za-z][\w'-]*", text) if len(w) > 3]
-    return len(words) >= 3 and sum(w[0].isupper() for w in words) / len(words) >= 0.7
+    if section is not None and clean.strip() == section.strip():
+        return False
+    return bool(re.search(r"[.!:;)]$|\w$", clean)) and len(clean.split()) >= 5
+
+
+def _topic_weights(topic: str, sentences: list[Sentence]) -> dict[str, float]:
+    """Each topic word's weight: its rarity (inverse document frequency) among the retrieved documents."""
+    terms = topic_terms(topic)
+    docs: dict[str, set[str]] = {}
+    for s in sentences:
+        docs.setdefault(s.doc.doc_id, set()).update(s.context_terms)
+    n = max(len(docs), 1)
+    return {t: math.log(1 + n / (1 + sum(t in words for words in docs.values()))) + 0.1 for t in terms}
 
 
 def content_terms(text: str) -> set[str]:

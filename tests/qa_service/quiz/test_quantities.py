@@ -44,3 +44,17 @@ def test_render_keeps_the_source_style() -> None:
     pair = find_amounts("at 1 month and 3 months")[0]
     assert render(pair, 2, 6) == "2 months and 6 months"
     assert render(find_amounts("0.3 μg/kg/day")[0], 0.3, unit="mg/kg/day") == "0.3 mg/kg/day"
+
+
+def test_a_ratio_is_not_read_as_its_second_number_and_a_range_may_repeat_its_unit() -> None:
+    assert find_amounts("keep their blood pressure below 130/80 mmHg") == []
+    (a,) = find_amounts("Approximately 10 percent to 33 percent of people have it")
+    assert (a.low, a.high, a.surface) == (10.0, 33.0, "10 percent to 33 percent")
+    assert make_amount(a, 5, 20).surface == "5 to 20 percent"
+
+
+def test_written_values_keep_number_and_unit_in_agreement() -> None:
+    (a,) = find_amounts("Height loss of one inch or more")
+    assert make_amount(a, 2).surface == "two inches" and make_amount(a, 1.5).surface == "1.5 inches"
+    (b,) = find_amounts("about 5 percent of cases")
+    assert make_amount(b, 15).surface == "15 percent"
