@@ -381,10 +381,14 @@ class LLMGenerator:
         limit = min(self.settings.generation.max_statements, self.settings.answer.max_statements)
         shown_norm: list[str] = []
         for st in reply.statements:
+            key = _norm(st.text)
+            if any(key == k or (len(key) > 20 and key in k) for k in shown_norm):
+                # said already: skipped, not "dropped" (it failed no check, and its text is in the answer)
+                logger.debug("LLM statement repeats one already shown", extra={"llm": self.name})
+                continue
             reason = self._problem(st, n, evidence, embedder)
             if reason is None:
-                key = _norm(st.text)
-                if any(key == k or (len(key) > 20 and (key in k or k in key)) for k in shown_norm):
+                if any(len(k) > 20 and k in key for k in shown_norm):
                     reason = "repeats an earlier statement"
                 elif len(out.shown) >= limit:
                     reason = f"beyond the limit of {limit} statements"

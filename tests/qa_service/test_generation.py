@@ -98,6 +98,25 @@ def test_a_wrong_number_is_dropped_with_its_reason(corpus_engine: Any, draft: An
     assert_all_shown_supported(answer)
 
 
+def test_a_repeated_statement_is_shown_once_and_not_listed_as_dropped(
+    corpus_engine: Any, draft: Any, evidence: list[str]
+) -> None:
+    """Small models loop: the same statement three times (measured with SmolLM2-135M) is said once.
+
+    A repeat failed no check and its text is in the answer, so it is no "dropped statement" (the
+    contract: a dropped statement never appears in the answer); a longer one that contains a shown
+    statement is still judged, and dropped as a repeat when it passes.
+    """
+    longer = evidence[0].rstrip(".") + ", as stated."
+    gen = generator(corpus_engine, scripted(reply((evidence[0], [1]), (evidence[0], [1]), (evidence[0], [1]),
+                                                  (longer, [1]), (evidence[1], [2]))))
+    answer = gen.answer(TREATMENT_Q, draft, corpus_engine)
+    assert [st.text for st in answer.statements] == [evidence[0], evidence[1]]
+    assert [d.reason for d in answer.dropped_statements] == ["repeats an earlier statement"]
+    assert answer.dropped_statements[0].text == longer
+    assert_all_shown_supported(answer)
+
+
 def draft_sentence_text(engine: Any, draft: Any, n: int) -> str:
     return generator(engine, scripted("{}")).evidence(draft)[n - 1].text
 
