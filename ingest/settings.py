@@ -117,6 +117,10 @@ class GenerationSettings(BaseModel):
         description="A statement citing [k] must begin with the first words of sentence k (0: free text).",
     )
     temperature: float = Field(default=0.0, ge=0.0, le=2.0, description="Sampling temperature (0 = greedy).")
+    frequency_penalty: float = Field(
+        default=0.0, ge=-2.0, le=2.0,
+        description="OpenAI-style penalty on tokens the reply already repeats (llama.cpp, OpenAI-compatible servers).",
+    )
     max_tokens: int = Field(default=384, ge=16, le=8192, description="Most tokens the model may generate.")
     timeout_s: float = Field(
         default=60.0, gt=0, le=3600, description="Seconds to wait for the model, retries included; then the extractive answer."

@@ -313,11 +313,12 @@ class LLMGenerator:
     def _runnable(self, evidence: Sequence[str], form: int) -> Any:
         """``prompt | model``, the model bound to the ``form``-th way of asking for the JSON schema (if any)."""
         bindings = self.backend.schema_bindings
+        extra = self.backend.call_kwargs
         if form >= len(bindings):
-            return self.prompt | self.backend.model
+            return self.prompt | (self.backend.model.bind(**extra) if extra else self.backend.model)
         g = self.settings.generation
         schema = prompts.answer_schema(evidence, g.max_statements, g.anchor_words)
-        return self.prompt | self.backend.model.bind(**bindings[form](schema))
+        return self.prompt | self.backend.model.bind(**extra, **bindings[form](schema))
 
     def _stream_once(self, runnable: Any, inputs: dict[str, Any], cancel: threading.Event) -> str:
         parts: list[str] = []

@@ -90,6 +90,7 @@ class ChatBackend:
     rejects: Callable[[BaseException], bool] = lambda exc: False  # the server does not take this request shape
     serialize: bool = False  # one call at a time (an in-process model is not thread-safe)
     check: Callable[[], None] | None = None  # raises LLMConfigError when the model cannot answer
+    call_kwargs: dict[str, Any] = field(default_factory=dict)  # sampling options passed with every call
     _health: tuple[float, str | None] | None = field(default=None, repr=False)
     _health_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -202,7 +203,8 @@ def _llamacpp(spec: ModelSpec, settings: Settings) -> ChatBackend:
     name = path.stem.removesuffix(".gguf")
 
     # llama-cpp-python turns the schema into a grammar: the output is valid JSON of this shape
-    return ChatBackend(spec, model, name, (_json_object,), serialize=True)
+    call = {"frequency_penalty": g.frequency_penalty} if g.frequency_penalty else {}  # not a ChatLlamaCpp field
+    return ChatBackend(spec, model, name, (_json_object,), serialize=True, call_kwargs=call)
 
 
 def _json_object(schema: dict[str, Any]) -> dict[str, Any]:
@@ -236,6 +238,7 @@ def _openai(spec: ModelSpec, settings: Settings) -> ChatBackend:
         base_url=base_url,  # explicit: OPENAI_BASE_URL in the environment never redirects us
         api_key=SecretStr(api_key or "not-needed"),  # local servers do not check it
         temperature=g.temperature,
+        frequency_penalty=g.frequency_penalty or None,
         max_completion_tokens=g.max_tokens,
         timeout=g.timeout_s,
         max_retries=0,  # retries are ours (tenacity), counted once
