@@ -34,6 +34,7 @@ import re
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -85,6 +86,26 @@ def support_verdict(statement: str, cited_texts: Sequence[str], embedder: Any | 
     """
     verdict = check_support(statement, list(cited_texts), embedder=embedder)
     return None if verdict.supported else (verdict.reason or "the cited sentences do not support it")
+
+
+_TOKEN = re.compile(r"\w+(?:[.,/–-]\w+)*")
+
+
+def repetition(statement: str, cited_texts: Sequence[str]) -> str | None:
+    """Why ``statement`` is a decoding loop, or None: a word or number used three times or more, and more
+    often than the cited sentences use it ("1000 1000 1000 ...", "2-6 weeks 2-6 weeks ...").
+
+    The citation check judges what a statement says, not how often: a small model's loop over words of
+    its source passes it (measured with SmolLM2-135M: README "Generative answers"). Restating a source
+    never needs a word more often than the source has it, so this is no limit on a capable model.
+    """
+    said = Counter(t.lower() for t in _TOKEN.findall(statement))
+    source = Counter(t.lower() for t in _TOKEN.findall(" ".join(cited_texts)))
+    loops = [(w, n) for w, n in said.most_common() if n >= 3 and n > source[w]]
+    if not loops:
+        return None
+    word, times = loops[0]
+    return f"repeats {word!r} {times} times (the cited text has it {source[word]} times): a decoding loop"
 
 
 # ------------------------------------------------------------------ parsing the reply
@@ -411,7 +432,8 @@ class LLMGenerator:
             given = f"[1]-[{n}]" if n > 1 else "[1]"
             bad = ", ".join(f"[{c}]" for c in outside)
             return f"cites {bad}, but the evidence given was {given}"
-        return support_verdict(st.text, [evidence[c - 1].text for c in st.citations], embedder)
+        cited = [evidence[c - 1].text for c in st.citations]
+        return repetition(st.text, cited) or support_verdict(st.text, cited, embedder)
 
     # -- the answer
     def answer(self, question: str, draft: Draft, engine: Engine) -> Answer:

@@ -117,6 +117,23 @@ def test_a_repeated_statement_is_shown_once_and_not_listed_as_dropped(
     assert_all_shown_supported(answer)
 
 
+def test_a_decoding_loop_over_the_sources_own_numbers_is_dropped(corpus_engine: Any, draft: Any, evidence: list[str]) -> None:
+    """'0.3 0.3 0.3 ...' uses only what the cited sentence says, yet is no statement (seen with SmolLM2-135M)."""
+    n = first_with(evidence, r"0\.3 μg/kg/day")
+    loop = "Infants up to 12 months: " + " ".join(["0.3 μg/kg/day"] * 6)
+    good = next(t for t in evidence if t != evidence[n - 1])
+    gen = generator(corpus_engine, scripted(reply((loop, [n]), (good, [evidence.index(good) + 1]))))
+    answer = gen.answer(TREATMENT_Q, draft, corpus_engine)
+    assert [st.text for st in answer.statements] == [good]
+    [dropped] = answer.dropped_statements
+    assert dropped.text == loop and "decoding loop" in dropped.reason and "'0.3'" in dropped.reason
+    # a word the source itself repeats may be repeated as often
+    from qa_service.generation import repetition
+
+    assert repetition("B12 low, B12 low, B12 low", ["B12 low, B12 low, B12 low."]) is None
+    assert repetition("Check B12 levels at 1 month and 3 months.", ["Check B12 levels at 1 month and 3 months."]) is None
+
+
 def draft_sentence_text(engine: Any, draft: Any, n: int) -> str:
     return generator(engine, scripted("{}")).evidence(draft)[n - 1].text
 
