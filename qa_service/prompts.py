@@ -151,6 +151,27 @@ def _anchor(text: str, words: int) -> tuple[str, list[str]]:
     return _quote(head), [w for w in after if w and not _ANCHOR_END.search(w)]
 
 
+def _shortenings(anchor: str, after: list[str]) -> str:
+    """Each of ``after`` kept or left out in order, but a number never without the word after it.
+
+    "1000 μg/day for 2 weeks" may become "1000 μg/day" but never "1000 2" (measured: SmolLM2-135M
+    left the units out, and a bare number passes a check that only asks whether the source has it).
+    """
+    out: list[str] = []
+    i = 0
+    if after and anchor and anchor[-1].isdigit():  # the anchor ends with a number: its word follows
+        out.append(f" {_quote(after[0])}")
+        i = 1
+    while i < len(after):
+        if any(ch.isdigit() for ch in after[i]) and i + 1 < len(after):
+            out.append(f"( {_quote(after[i])} {_quote(after[i + 1])})?")
+            i += 2
+        else:
+            out.append(f"( {_quote(after[i])})?")
+            i += 1
+    return "".join(out)
+
+
 def answer_schema(evidence: Sequence[str], max_statements: int, anchor_words: int = 0) -> dict[str, Any]:
     """JSON schema of the reply: statements citing evidence numbers 1..n, enforced while decoding.
 
@@ -175,7 +196,7 @@ def answer_schema(evidence: Sequence[str], max_statements: int, anchor_words: in
         options = []
         for k, text in enumerate(evidence, 1):
             anchor, after = _anchor(text, anchor_words)
-            tail = "".join(f"( {_quote(w)})?" for w in after) + "[.]?"
+            tail = _shortenings(anchor, after) + "[.]?"
             options.append(item({"type": "array", "items": {"const": k}, "minItems": 1, "maxItems": 1},
                                 "^" + anchor + tail + "$"))
         items: dict[str, Any] = {"anyOf": options}
