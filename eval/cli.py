@@ -107,6 +107,12 @@ def eval_command() -> None:
     default=None,
     help="Thresholds file (e.g. eval/thresholds.json): exit 1 when a metric misses it.",
 )
+@click.option(
+    "--generator",
+    type=click.Choice(["extractive", "llm"]),
+    default=None,
+    help="Who writes the answers (default: the LLM when MEDCITE_LLM is set, else extractive).",
+)
 @data_dir_option
 def run_command(
     gold: Path,
@@ -120,6 +126,7 @@ def run_command(
     seed: int,
     resamples: int,
     gate: Path | None,
+    generator: str | None,
     data_dir: Path | None,
 ) -> None:
     """Evaluate the gold set GOLD (JSON Lines; see CONTRACT "Gold set")."""
@@ -135,7 +142,7 @@ def run_command(
             raise UsageError("--url and --data-dir exclude each other (the server owns its data dir)")
         load_gold(gold)  # a malformed file fails before any model loads
         thresholds = load_thresholds(gate) if gate else None
-        run = _run(gold, url, api_key, data_dir, k, search_k, timeout_s or None, seed, resamples)
+        run = _run(gold, url, api_key, data_dir, k, search_k, timeout_s or None, seed, resamples, generator)
         if report is not None:
             from eval.report import write_report
 
@@ -164,6 +171,7 @@ def _run(
     timeout_s: float | None,
     seed: int,
     resamples: int,
+    generator: str | None = None,
 ) -> Any:
     from eval.runner import Backend, EngineBackend, HttpBackend, run_eval
 
@@ -181,7 +189,7 @@ def _run(
         )
 
     if url:
-        remote = HttpBackend(url, timeout_s=timeout_s, api_key=api_key)
+        remote = HttpBackend(url, timeout_s=timeout_s, api_key=api_key, generator=generator)
         try:
             remote.check()
             return evaluate(remote)
@@ -192,7 +200,7 @@ def _run(
     engine = _open_engine(data_dir, "eval")
     try:
         engine.store.require_documents()
-        return evaluate(EngineBackend(engine))
+        return evaluate(EngineBackend(engine, generator))
     finally:
         engine.close()
 

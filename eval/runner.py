@@ -62,11 +62,14 @@ class EngineBackend:
 
     mode = "in-process"
 
-    def __init__(self, engine: Any) -> None:
+    def __init__(self, engine: Any, generator: str | None = None) -> None:
         self.engine = engine
+        self.generator = generator  # "extractive" | "llm" | None (the engine's default)
+        if generator is not None:
+            engine.generator_for(generator)  # a usage error now, not one failure per question
 
     def ask(self, question: str, k: int | None) -> Answer:
-        return self.engine.ask(question, k)  # type: ignore[no-any-return]
+        return self.engine.ask(question, k, generator=self.generator)  # type: ignore[no-any-return]
 
     def search(self, question: str, k: int) -> list[Passage]:
         return list(self.engine.search(question, k).passages)
@@ -77,7 +80,7 @@ class EngineBackend:
             "config_hash": settings.config_hash,
             "corpus_version": self.engine.store.corpus_version(),
             "embedding_model": settings.embedding.model,
-            "generator": self.engine.generator_name,
+            "generator": self.engine.generator_for(self.generator).name,
             "data_dir": str(settings.data_dir),
         }
 
@@ -95,10 +98,16 @@ class HttpBackend:
     mode = "remote"
 
     def __init__(
-        self, url: str, client: Any | None = None, timeout_s: float | None = None, api_key: str | None = None
+        self,
+        url: str,
+        client: Any | None = None,
+        timeout_s: float | None = None,
+        api_key: str | None = None,
+        generator: str | None = None,
     ) -> None:
         import httpx
 
+        self.generator = generator
         self.url = url.rstrip("/")
         headers = {"X-API-Key": api_key} if api_key else None
         self.client = (
@@ -149,6 +158,8 @@ class HttpBackend:
         body: dict[str, Any] = {"question": question}
         if k is not None:
             body["top_k"] = k
+        if self.generator is not None:
+            body["generator"] = self.generator
         data = self._get_json(self._send("POST", "/v1/ask", json=body))
         try:
             answer = Answer.model_validate(data)

@@ -120,6 +120,40 @@ class IngestLimits(BaseModel):
     )
 
 
+class GenerationSettings(BaseModel):
+    """The optional LLM answerer (``MEDCITE_LLM``): what it sees, how long it may take, how it samples.
+
+    ``prompt_hash`` is not a knob: the answerer writes the hash of its prompt module
+    (``qa_service/prompts.py``) here at start-up, so ``config_hash`` changes with the prompts.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    # evidence_sentences, max_statements and anchor_words: measured with SmolLM2-135M on dev questions
+    # (README "Generative answers"); a larger model may take more evidence and anchor_words=0.
+    evidence_sentences: int = Field(
+        default=4, ge=1, le=20, description="Best candidate sentences shown to the model, numbered [1]..[n]."
+    )
+    max_statements: int = Field(default=3, ge=1, le=20, description="Most statements the model may write.")
+    anchor_words: int = Field(
+        default=6, ge=0, le=30,
+        description="A statement citing [k] must begin with the first words of sentence k (0: free text).",
+    )
+    temperature: float = Field(default=0.0, ge=0.0, le=2.0, description="Sampling temperature (0 = greedy).")
+    frequency_penalty: float = Field(
+        default=0.0, ge=-2.0, le=2.0,
+        description="OpenAI-style penalty on tokens the reply already repeats (llama.cpp, OpenAI-compatible servers).",
+    )
+    max_tokens: int = Field(default=384, ge=16, le=8192, description="Most tokens the model may generate.")
+    timeout_s: float = Field(
+        default=60.0, gt=0, le=3600, description="Seconds to wait for the model, retries included; then the extractive answer."
+    )
+    retries: int = Field(default=1, ge=0, le=10, description="Retries after a transient error (connection, 5xx, rate limit).")
+    context_tokens: int = Field(default=2048, ge=512, le=131072, description="Context window of a local GGUF model.")
+    threads: int = Field(default=0, ge=0, le=256, description="CPU threads of a local GGUF model (0 = all cores).")
+    prompt_hash: str | None = Field(default=None, description="Set at start-up from the prompt module; not a setting.")
+
+
 class Settings(BaseSettings):
     """medcite's configuration. Every field can be set as ``MEDCITE_<NAME>``."""
 
@@ -157,6 +191,7 @@ class Settings(BaseSettings):
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     answer: AnswerSettings = Field(default_factory=AnswerSettings)
+    generation: GenerationSettings = Field(default_factory=GenerationSettings)
 
     @cached_property
     def index_fingerprint(self) -> str:
@@ -174,6 +209,8 @@ class Settings(BaseSettings):
             mode="json",
             exclude=_NOT_HASHED,
         )
+        if not self.llm:  # without a model the generation knobs shape nothing
+            data.pop("generation")
         data["data_files"] = _data_files_digest(self.answer.ranker_path)
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 

@@ -290,8 +290,16 @@ def search(query: str | None, k: int | None, batch: Path | None, as_json: bool, 
 @click.option("-k", "k", type=int, default=None, help="Passages used as evidence (1-50).")
 @click.option("--batch", "batch", type=click.Path(dir_okay=False, path_type=Path), help="JSON Lines file of {id, question}.")
 @click.option("--json", "as_json", is_flag=True, help="Print the Answer as JSON (JSON Lines with --batch).")
+@click.option(
+    "--generator",
+    type=click.Choice(["extractive", "llm"]),
+    default=None,
+    help="Who writes the answer (default: the LLM when MEDCITE_LLM is set, else extractive).",
+)
 @data_dir_option
-def ask(question: str | None, k: int | None, batch: Path | None, as_json: bool, data_dir: Path | None) -> None:
+def ask(
+    question: str | None, k: int | None, batch: Path | None, as_json: bool, generator: str | None, data_dir: Path | None
+) -> None:
     """Answer QUESTION with statements that cite their source sentences."""
     with user_errors():
         from ingest.errors import MedciteError, UsageError
@@ -304,9 +312,11 @@ def ask(question: str | None, k: int | None, batch: Path | None, as_json: bool, 
         engine = _open_engine(data_dir, "ask")
         failed = 0
         try:
+            if generator == "llm":
+                engine.generator_for("llm")  # no LLM configured: a usage error before any question
             for qid, q in items:
                 try:
-                    answer = engine.ask(q, k, question_id=qid if batch else None)
+                    answer = engine.ask(q, k, question_id=qid if batch else None, generator=generator)
                 except UsageError as exc:
                     if not batch:
                         raise
@@ -332,7 +342,25 @@ def format_answer(answer: Any) -> str:
     for c in answer.citations:
         where = f"[{c.id}] {c.source}" + (f" · {c.section}" if c.section else "") + f" · chars {c.start}-{c.end}"
         lines.append(where)
+    lines.extend(_generation_notes(answer))
     return "\n".join(lines).rstrip()
+
+
+def _generation_notes(answer: Any) -> list[str]:
+    """Who wrote an LLM answer, and what the citation check dropped (reviewers want to see it)."""
+    fallback = getattr(answer, "fallback", None)
+    dropped = list(getattr(answer, "dropped_statements", []) or (fallback.dropped_statements if fallback else []))
+    lines: list[str] = []
+    if answer.generator != "extractive":
+        lines += ["", f"Written by {answer.generator}; every statement passed the citation check."]
+    if fallback is not None:
+        lines += ["", f"{fallback.generator} was asked, but its answer is not shown: {fallback.reason}."]
+    if dropped:
+        lines.append(f"Dropped by the citation check ({len(dropped)}):")
+        for d in dropped:
+            cited = f" (cited evidence {', '.join(map(str, d.citations))})" if d.citations else ""
+            lines.append(f"  - {d.text}{cited} — {d.reason}")
+    return lines
 
 
 # ---------------------------------------------------------------- serve

@@ -15,11 +15,12 @@ from typing import Any
 
 import numpy as np
 
-from ingest.errors import EmptyStoreError, MedciteError, UsageError
+from ingest.errors import EmptyStoreError, UsageError
 from ingest.settings import Settings
 from ingest.store import Store
 from qa_service.answering import Draft, ExtractiveComposer, Sentence, clean_statement_text, group_label
 from qa_service.batching import QueryBatcher
+from qa_service.generation import ExtractiveGenerator, Generator
 from qa_service.models import Answer, Citation, Conflict, SearchResult, Statement
 from qa_service.retrieval import Candidate, HybridSearcher, to_passage
 from qa_service.verify import check_support, find_conflicts
@@ -61,7 +62,8 @@ class Engine:
         self.store = store
         self.searcher = HybridSearcher(store, settings)
         self.composer = ExtractiveComposer(store.embedder, settings, store.docs)
-        self.generator = generator  # an LLM answerer (qa_service.llm) or None for extractive
+        self.extractive = ExtractiveGenerator()
+        self.generator = generator  # the LLM answerer (qa_service.generation.LLMGenerator) or None
         # concurrent asks share model calls for their query embeddings (qa_service.batching)
         self.query_encoder = QueryBatcher(store.embedder)
 
@@ -72,13 +74,8 @@ class Engine:
         try:
             generator = None
             if settings.llm:
-                try:
-                    from qa_service.llm import build_generator  # type: ignore[import-not-found]
-                except ImportError:
-                    raise MedciteError(
-                        f"MEDCITE_LLM={settings.llm!r} is set, but this medcite has no generative answerer yet; "
-                        "unset MEDCITE_LLM for extractive answers"
-                    ) from None
+                from qa_service.llm import build_generator
+
                 generator = build_generator(settings)
             engine = cls(settings, store, generator)
             store.embedder  # load the model now, not on the first request  # noqa: B018
@@ -134,18 +131,24 @@ class Engine:
         return np.asarray(self.store.embedder.encode(list(texts)))
 
     # ---------------------------------------------------------------- ask
-    def ask(self, question: str, k: int | None = None, question_id: str | None = None) -> Answer:
-        """Answer ``question`` from the store: cited statements, or an abstention with the nearest evidence."""
+    def ask(
+        self, question: str, k: int | None = None, question_id: str | None = None, generator: str | None = None
+    ) -> Answer:
+        """Answer ``question`` from the store: cited statements, or an abstention with the nearest evidence.
+
+        ``generator``: "extractive" or "llm" (None: the LLM when one is configured).
+        """
         started = time.perf_counter()
         question = validate_question(question)
         k = validate_k(k, self.settings.answer.evidence_chunks)
+        writer = self.generator_for(generator)
         for _ in range(ASK_ATTEMPTS):
             with self.query_encoder.active():
                 index = self._index()  # one snapshot of the store for the whole answer
                 vector, cands = self.candidates(question, max(self.settings.retrieval.candidates, k), index)
             draft = self.composer.compose(question, vector, cands[:k], index)
-            if self.generator is not None and draft.bottom_line is not None:
-                answer = self.generator.answer(question, draft, self)
+            if draft.bottom_line is not None:
+                answer = writer.answer(question, draft, self)
             else:
                 answer = self._build_answer(question, draft)
             # On shared services another process may commit while this answer is composed (embedded, the
@@ -174,14 +177,27 @@ class Engine:
             citations=citations,
             conflicts=[],
             config_hash=self.settings.config_hash,
-            generator=self.generator_name,
+            generator=ExtractiveGenerator.name,
             latency_ms=0.0,
             confidence=draft.confidence,
         )
 
     @property
     def generator_name(self) -> str:
-        return self.generator.name if self.generator is not None else "extractive"
+        """What writes answers by default: "llm:<model>" when an LLM is configured, else "extractive"."""
+        return self.generator.name if self.generator is not None else ExtractiveGenerator.name
+
+    def generator_for(self, choice: str | None) -> Generator:
+        """The generator a request asks for ("extractive", "llm", or None for the default)."""
+        if choice is None:
+            return self.generator if self.generator is not None else self.extractive
+        if choice == "extractive":
+            return self.extractive
+        if choice == "llm":
+            if self.generator is None:
+                raise UsageError("no LLM is configured (set MEDCITE_LLM); ask with the extractive generator")
+            return self.generator  # type: ignore[no-any-return]
+        raise UsageError(f"unknown generator {choice!r}: use 'extractive' or 'llm'")
 
     def abstain_reason(self, draft: Draft) -> str | None:
         """Why this draft must not be answered, or None."""
@@ -258,7 +274,7 @@ class Engine:
             citations=citations,
             conflicts=conflicts,
             config_hash=self.settings.config_hash,
-            generator=self.generator_name,
+            generator=ExtractiveGenerator.name,
             latency_ms=0.0,
             confidence=confidence,
         )

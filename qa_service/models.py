@@ -16,6 +16,8 @@ __all__ = [
     "Citation",
     "Conflict",
     "Document",
+    "DroppedStatement",
+    "GenerationFallback",
     "IngestFileError",
     "IngestReport",
     "Passage",
@@ -48,6 +50,23 @@ class Conflict(BaseModel):
     citations: list[int]
 
 
+class DroppedStatement(BaseModel):
+    """A statement a generative answerer wrote that failed the citation check (never shown as an answer)."""
+
+    text: str
+    citations: list[int] = Field(default_factory=list, description="The markers the model gave, as it numbered the evidence.")
+    reason: str
+    cited_texts: list[str] = Field(default_factory=list, description="The evidence sentences those markers named.")
+
+
+class GenerationFallback(BaseModel):
+    """Why the LLM's answer was not served and the extractive answer was shown instead."""
+
+    generator: str = Field(description='The generator that was tried, e.g. "llm:SmolLM2-135M-Instruct".')
+    reason: str
+    dropped_statements: list[DroppedStatement] = Field(default_factory=list)
+
+
 class Answer(BaseModel):
     """An answer (the contract's ``Answer`` object)."""
 
@@ -64,6 +83,12 @@ class Answer(BaseModel):
     latency_ms: float
     question_id: str | None = Field(default=None, description="Set by batch mode to the input line's id.")
     confidence: float = Field(default=0.0, description="Evidence score in [0, 1] the abstention decision used.")
+    dropped_statements: list[DroppedStatement] = Field(
+        default_factory=list, description="What the LLM wrote that failed the citation check ([] for extractive answers)."
+    )
+    fallback: GenerationFallback | None = Field(
+        default=None, description="Set when an LLM was asked but the extractive answer is shown (and why)."
+    )
 
     def public(self) -> dict[str, object]:
         """The contract's JSON (``question_id`` only when set)."""

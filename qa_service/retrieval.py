@@ -16,10 +16,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from langchain_core.callbacks import CallbackManagerForRetrieverRun
-from langchain_core.documents import Document as LCDocument
-from langchain_core.retrievers import BaseRetriever
-from pydantic import ConfigDict
 
 from ingest.docstore import ChunkRow
 from ingest.models import Passage
@@ -108,15 +104,3 @@ def to_passage(c: Candidate) -> Passage:
     r = c.row
     return Passage(doc_id=r.doc_id, source=r.source, title=r.title, section=r.section, start=r.start, end=r.end, text=r.text, score=round(c.fused, 6))
 
-
-class MedciteRetriever(BaseRetriever):
-    """The hybrid searcher as a LangChain ``BaseRetriever`` (for LCEL chains such as the LLM answerer)."""
-
-    model_config = ConfigDict(arbitrary_types_allowed=True)
-
-    engine: Any
-    k: int = 5
-
-    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[LCDocument]:
-        passages = self.engine.search(query, k=self.k).passages
-        return [LCDocument(page_content=p.text, metadata=p.model_dump(exclude={"text"})) for p in passages]

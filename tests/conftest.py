@@ -38,7 +38,7 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("MEDCITE_DATA_DIR", str(tmp_path / "medcite-data"))
 
 
-_INTEGRATION_MARKS = ("browser", "services")
+_INTEGRATION_MARKS = ("browser", "services", "llm")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -161,6 +161,7 @@ def create_app(settings: Settings, engine: Engine | None = None, *, public_url: 
         auth=keys.enabled,
         rate_limited=keys.enabled and limiter.enabled,
         named_reviewers=keys.all_named(Permission.REVIEW),
+        llm=bool(settings.llm) or (engine is not None and engine.generator is not None),
     )
     app.add_middleware(BodyLimitMiddleware, limits=limits)
     app.add_middleware(SecurityHeadersMiddleware)

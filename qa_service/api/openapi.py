@@ -13,6 +13,8 @@ once, when ``/openapi.json`` is first asked for:
 * Reviews: ``reviewer`` is required unless every key that may review names its holder (then the
   holder is recorded and the field is ignored).
 * Uploads need at least one file.
+* ``generator`` of ``POST /v1/ask``: ``"llm"`` is offered only when ``MEDCITE_LLM`` names a model
+  (otherwise the server answers 422, so the document lists only ``"extractive"``).
 
 ``schemathesis run --checks all`` against a live server, with and without keys, holds the document
 to this (``.ci/schemathesis.sh``).
@@ -54,7 +56,9 @@ def errors(*codes: int, **descriptions: str) -> dict[int | str, dict[str, Any]]:
     return out
 
 
-def install_openapi(app: FastAPI, *, auth: bool, rate_limited: bool, named_reviewers: bool) -> None:
+def install_openapi(
+    app: FastAPI, *, auth: bool, rate_limited: bool, named_reviewers: bool, llm: bool = False
+) -> None:
     """Replace ``app.openapi`` with one that finishes FastAPI's document for this configuration."""
 
     def build() -> dict[str, Any]:
@@ -67,7 +71,7 @@ def install_openapi(app: FastAPI, *, auth: bool, rate_limited: bool, named_revie
                 routes=app.routes,
             )
             app.openapi_schema = finish(
-                schema, auth=auth, rate_limited=rate_limited, named_reviewers=named_reviewers
+                schema, auth=auth, rate_limited=rate_limited, named_reviewers=named_reviewers, llm=llm
             )
         return app.openapi_schema
 
@@ -75,7 +79,7 @@ def install_openapi(app: FastAPI, *, auth: bool, rate_limited: bool, named_revie
 
 
 def finish(
-    schema: dict[str, Any], *, auth: bool, rate_limited: bool, named_reviewers: bool
+    schema: dict[str, Any], *, auth: bool, rate_limited: bool, named_reviewers: bool, llm: bool = False
 ) -> dict[str, Any]:
     """Apply the configuration-dependent parts (see the module docstring) to a FastAPI document."""
     schema = copy.deepcopy(schema)
@@ -123,6 +127,14 @@ def finish(
             "description": "Who reviews (name or initials), 1 to 200 characters after trimming.",
         }
         review["required"] = sorted({*review.get("required", []), "reviewer"})
+
+    ask = schemas.get("AskRequest")
+    if ask is not None and not llm and "generator" in ask.get("properties", {}):
+        ask["properties"]["generator"] = {
+            "anyOf": [{"type": "string", "enum": ["extractive"]}, {"type": "null"}],
+            "title": "Generator",
+            "description": "Who writes the answer: only 'extractive' here (no LLM configured: MEDCITE_LLM).",
+        }
 
     for name, body in schemas.items():  # an upload needs at least one file
         if name.startswith("Body_upload_documents") and "files" in body.get("properties", {}):

@@ -143,6 +143,23 @@ class ConflictPublic(BaseModel):
     citations: list[int]
 
 
+class DroppedStatementPublic(BaseModel):
+    """A statement the LLM wrote that failed the citation check; never part of the answer."""
+
+    text: str
+    citations: list[int] = Field(description="The evidence numbers the model gave (its own numbering).")
+    reason: str
+    cited_texts: list[str] = Field(default_factory=list, description="The evidence sentences it named.")
+
+
+class GenerationFallbackPublic(BaseModel):
+    """The LLM was asked, but the extractive answer is shown: why, and what the model wrote."""
+
+    generator: str
+    reason: str
+    dropped_statements: list[DroppedStatementPublic] = Field(default_factory=list)
+
+
 class AnswerPublic(BaseModel):
     """An answer: readable text with ``[n]`` markers, its statements and citations, or an abstention."""
 
@@ -159,6 +176,12 @@ class AnswerPublic(BaseModel):
     latency_ms: float
     confidence: float = Field(
         default=0.0, description="Evidence score in [0, 1] behind the abstention decision."
+    )
+    dropped_statements: list[DroppedStatementPublic] = Field(
+        default_factory=list, description="What an LLM wrote that failed the citation check ([] for extractive)."
+    )
+    fallback: GenerationFallbackPublic | None = Field(
+        default=None, description="Set when an LLM was asked but the extractive answer is shown."
     )
 
 
@@ -227,6 +250,8 @@ class Health(BaseModel):
     reachable: dict[str, bool] | None = Field(
         default=None, description="Whether each backend answered this check ('documents', 'vectors')."
     )
+    llm_ok: bool | None = Field(default=None, description="Whether the configured LLM answers (null: none configured).")
+    llm_error: str | None = Field(default=None, description="Why the configured LLM does not answer (null when it does).")
 
 
 class ReviewEventPublic(BaseModel):
@@ -367,6 +392,10 @@ class AskRequest(_Request):
     ]
     top_k: StrictInt | None = Field(
         default=None, ge=1, le=MAX_K, description="Passages used as evidence (1-50)."
+    )
+    generator: Literal["extractive", "llm"] | None = Field(
+        default=None,
+        description="Who writes the answer: 'llm' needs MEDCITE_LLM (else 422); default: the LLM when configured.",
     )
 
     @field_validator("question")

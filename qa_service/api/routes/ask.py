@@ -27,7 +27,7 @@ async def ask_question(body: AskRequest, services: ServicesDep, caller: Reader) 
 
     def work() -> Answer:
         with services.gate.reading():
-            answer = engine.ask(body.question, body.top_k)
+            answer = engine.ask(body.question, body.top_k, generator=body.generator)
             if abandoned.is_set():  # timed out: the client was told so; it is neither served nor recorded
                 return answer
             # Record first (an answer that could not be recorded is not served), and under the same

@@ -14,15 +14,24 @@ router = APIRouter(tags=["operations"])
 
 @router.get("/health", response_model=Health, responses={503: {"model": Health, "description": "A backend does not answer."}})
 def read_health(services: ServicesDep) -> object:
-    """Liveness, store size, which backends are in use and whether each answers (503 when one does not)."""
+    """Liveness, store size, which backends are in use and whether each answers (503 when one does not).
+
+    The LLM is reported apart (``llm_ok``, ``llm_error``): without it answers are still served (the
+    extractive fallback), so a model server that is down does not make the service unavailable.
+    """
     store = services.engine.store
     reachable = store.backend_status()
-    backends = {**store.backends(), "llm": services.settings.llm or None}
+    llm = services.engine.generator
+    backends = {**store.backends(), "llm": services.engine.settings.llm if llm is not None else None}
+    llm_status: dict[str, object] = {}
+    if llm is not None:  # a cached probe: the model server is asked at most every few seconds
+        problem = llm.health()
+        llm_status = {"llm_ok": problem is None, "llm_error": problem}
     if not all(reachable.values()):
         body = {"status": "unavailable", "documents": 0, "chunks": 0, "backends": backends, "reachable": reachable}
-        return JSONResponse(Health.model_validate(body).model_dump(), status_code=503)
+        return JSONResponse(Health.model_validate({**body, **llm_status}).model_dump(), status_code=503)
     stats = store.stats()
-    return {"status": "ok", **stats, "backends": backends, "reachable": reachable}
+    return {"status": "ok", **stats, "backends": backends, "reachable": reachable, **llm_status}
 
 
 @router.get(

@@ -454,12 +454,54 @@
       parts.push(block);
     }
 
+    parts.push(...generationNotes(answer));
     if (!opts.compact) {
       parts.push(el("h3", { class: "section-title" }, "Sources"));
       parts.push(el("ol", { class: "source-list" }, answer.citations.map(card)));
     }
     parts.push(meta);
     return parts;
+  }
+
+  /** Which generator wrote the answer, and what the citation check dropped (for reviewers). */
+  function generationNotes(answer) {
+    const notes = [];
+    const fallback = answer.fallback || null;
+    const dropped = (answer.dropped_statements || []).length
+      ? answer.dropped_statements
+      : (fallback && fallback.dropped_statements) || [];
+    if (answer.generator && answer.generator.startsWith("llm:")) {
+      notes.push(
+        el("p", { class: "generator-note small" },
+          el("span", { class: "badge" }, "LLM"),
+          ` Written by ${answer.generator.slice(4)}; every statement shown passed the citation check.`)
+      );
+    }
+    if (fallback) {
+      notes.push(
+        el("p", { class: "generator-note small" },
+          el("span", { class: "badge badge-warn" }, "extractive"),
+          ` ${fallback.generator} was asked, but its answer is not shown: ${fallback.reason}. These are the source sentences instead.`)
+      );
+    }
+    if (dropped.length) {
+      notes.push(
+        el("details", { class: "dropped" },
+          el("summary", {}, `${dropped.length} statement${dropped.length === 1 ? "" : "s"} the model wrote failed the citation check (not shown as answer)`),
+          el("ul", { class: "dropped-list" },
+            dropped.map((d) =>
+              el("li", {},
+                el("s", {}, d.text),
+                d.citations.length ? el("span", { class: "muted small" }, ` cited evidence ${d.citations.join(", ")}`) : null,
+                el("div", { class: "small" }, `Why dropped: ${d.reason}`),
+                (d.cited_texts || []).map((t) => el("blockquote", { class: "quote small" }, t))
+              )
+            )
+          )
+        )
+      );
+    }
+    return notes;
   }
 
   // ------------------------------------------------------------------ ask view

@@ -180,6 +180,7 @@ def test_ask_on_an_empty_store_is_409(tmp_path: Path, embedder: Any) -> None:
                 "documents": 0,
                 "chunks": 0,
             }
+            assert c.get("/health").json()["backends"]["llm"] is None
             assert c.get("/v1/answers").json() == {
                 "answers": [],
                 "total": 0,

@@ -36,6 +36,7 @@ def test_health_is_the_contract_object(client: TestClient, corpus_engine: Any) -
     }
     assert body["backends"] == {"documents": "sqlite", "vectors": "chroma-embedded", "llm": None}
     assert body["reachable"] == {"documents": True, "vectors": True}
+    assert body["llm_ok"] is None and body["llm_error"] is None  # no MEDCITE_LLM here
 
 
 def test_metrics_are_prometheus_text(client: TestClient) -> None:
