@@ -116,7 +116,6 @@ def ingest(paths: tuple[Path, ...], prune: bool, as_json: bool, data_dir: Path |
         from tqdm import tqdm
 
         from ingest.pipeline import ingest_paths
-
         from qa_service.audit.drift import check_after_change
 
         with open_store(data_dir, "ingest") as store:

@@ -68,7 +68,9 @@ class Engine:
         self.query_encoder = QueryBatcher(store.embedder)
 
     @classmethod
-    def open(cls, settings: Settings, *, owner: dict[str, Any] | None = None, embedder: Any | None = None) -> "Engine":
+    def open(
+        cls, settings: Settings, *, owner: dict[str, Any] | None = None, embedder: Any | None = None
+    ) -> Engine:
         """Build the store, model and (optionally) the LLM answerer; slow, call once."""
         store = Store(settings, owner=owner, embedder=embedder)
         try:
@@ -233,7 +235,7 @@ class Engine:
         for s in extra:
             if len(ordered) >= limit + 1:
                 break
-            found = find_conflicts(chosen_texts + [(len(ordered), s.text)])
+            found = find_conflicts([*chosen_texts, (len(ordered), s.text)])
             if any(f.b == len(ordered) for f in found):
                 ordered.append((group_label(s), s))
                 chosen_texts.append((len(ordered) - 1, s.text))
@@ -325,6 +327,5 @@ def render_text(statements: Sequence[Statement], conflicts: Sequence[Conflict]) 
     if conflicts:
         lines.append("")
         lines.append("Sources disagree")
-        for c in conflicts:
-            lines.append(f"- {c.description} {_markers(c.citations)}")
+        lines.extend(f"- {c.description} {_markers(c.citations)}" for c in conflicts)
     return "\n".join(lines).strip()

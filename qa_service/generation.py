@@ -199,8 +199,9 @@ def _items(data: Any) -> list[Any] | None:
         return data
     if isinstance(data, dict):
         for key in ("statements", "answer", "answers", "claims", "items"):
-            if isinstance(data.get(key), list):
-                return data[key]
+            value = data.get(key)
+            if isinstance(value, list):
+                return value
         if any(k in data for k in _TEXT_KEYS):
             return [data]
     return None
@@ -233,8 +234,8 @@ def parse_reply(reply: str) -> ParsedReply:
 def _parse_text(text: str) -> list[RawStatement]:
     """Plain text: each sentence or line, with the markers that follow it."""
     out: list[RawStatement] = []
-    for line in text.splitlines():
-        line = _LEAD.sub("", line).strip()
+    for raw_line in text.splitlines():
+        line = _LEAD.sub("", raw_line).strip()
         if not line or (line.endswith(":") and not _MARKER_GROUP.search(line)):
             continue  # empty lines and headings
         # a statement runs up to its markers (and the full stop after them)
@@ -252,7 +253,7 @@ def _parse_text(text: str) -> list[RawStatement]:
 
 
 # ------------------------------------------------------------------ the generator
-class LLMTimeout(Exception):
+class LLMTimeoutError(Exception):
     """The model did not answer within ``generation.timeout_s``."""
 
 
@@ -366,7 +367,7 @@ class LLMGenerator:
                     for attempt in retrying:
                         with attempt:
                             if cancel.is_set():
-                                raise LLMTimeout()
+                                raise LLMTimeoutError()
                             return self._stream_once(self._runnable(evidence, form), inputs, cancel)
                 except Exception as exc:
                     if form == forms or not self.backend.rejects(exc):
@@ -379,11 +380,11 @@ class LLMGenerator:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def generate(self, question: str, evidence: Sequence[Sentence]) -> str:
-        """The model's raw reply for these evidence sentences; LLMTimeout or the model's error otherwise."""
+        """The model's raw reply for these evidence sentences; LLMTimeoutError or the model's error otherwise."""
         texts = [clean_statement_text(s.text) for s in evidence]
         inputs = {
             "question": prompts.defuse(question),
-            "evidence": prompts.format_evidence([(t, s.section, s.source) for t, s in zip(texts, evidence)]),
+            "evidence": prompts.format_evidence([(t, s.section, s.source) for t, s in zip(texts, evidence, strict=True)]),
             "max_statements": self.settings.generation.max_statements,
         }
         cancel = threading.Event()
@@ -393,7 +394,7 @@ class LLMGenerator:
         except FutureTimeout:
             cancel.set()
             future.cancel()
-            raise LLMTimeout() from None
+            raise LLMTimeoutError() from None
 
     # -- verification
     def verify(self, reply: ParsedReply, evidence: Sequence[Sentence], embedder: Any | None = None) -> Verified:
@@ -466,7 +467,7 @@ class LLMGenerator:
                 why = "the model wrote no statement" if not parsed.statements else "no statement the model wrote passed the citation check"
                 return self._fallback(question, draft, engine, why, dropped)
             return self._render(question, checked, evidence, draft, engine)
-        except LLMTimeout:
+        except LLMTimeoutError:
             limit = self.settings.generation.timeout_s
             return self._fallback(question, draft, engine, f"the model did not answer within {limit:g} s", dropped)
         except Exception as exc:  # a model or server error must never become a 500

@@ -198,7 +198,7 @@ def _llamacpp(spec: ModelSpec, settings: Settings) -> ChatBackend:
             streaming=True,
             verbose=False,
         )
-    except Exception as exc:  # noqa: BLE001  (llama.cpp reports a bad file as a generic error)
+    except Exception as exc:  # llama.cpp reports a bad file as a generic error
         raise LLMConfigError(f"MEDCITE_LLM={spec.text}: cannot load the model: {_first_line(exc)}") from None
     name = path.stem.removesuffix(".gguf")
 

@@ -21,7 +21,6 @@ from ingest.docstore import ChunkRow
 from ingest.models import Passage
 from qa_service.fusion import fuse
 
-
 _WORD = re.compile(r"[A-Za-zÀ-ÿ]+")
 
 
