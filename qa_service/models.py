@@ -39,8 +39,12 @@ class Statement(BaseModel):
 
     text: str
     citations: list[int] = Field(default_factory=list)
-    group: str | None = Field(default=None, description="Heading the statement is grouped under (None = bottom line).")
-    supported: bool = Field(default=True, description="Whether the citation check found the statement supported.")
+    group: str | None = Field(
+        default=None, description="Heading the statement is grouped under (None = bottom line)."
+    )
+    supported: bool = Field(
+        default=True, description="Whether the citation check found the statement supported."
+    )
 
 
 class Conflict(BaseModel):
@@ -54,9 +58,13 @@ class DroppedStatement(BaseModel):
     """A statement a generative answerer wrote that failed the citation check (never shown as an answer)."""
 
     text: str
-    citations: list[int] = Field(default_factory=list, description="The markers the model gave, as it numbered the evidence.")
+    citations: list[int] = Field(
+        default_factory=list, description="The markers the model gave, as it numbered the evidence."
+    )
     reason: str
-    cited_texts: list[str] = Field(default_factory=list, description="The evidence sentences those markers named.")
+    cited_texts: list[str] = Field(
+        default_factory=list, description="The evidence sentences those markers named."
+    )
 
 
 class GenerationFallback(BaseModel):
@@ -82,9 +90,12 @@ class Answer(BaseModel):
     generator: str
     latency_ms: float
     question_id: str | None = Field(default=None, description="Set by batch mode to the input line's id.")
-    confidence: float = Field(default=0.0, description="Evidence score in [0, 1] the abstention decision used.")
+    confidence: float = Field(
+        default=0.0, description="Evidence score in [0, 1] the abstention decision used."
+    )
     dropped_statements: list[DroppedStatement] = Field(
-        default_factory=list, description="What the LLM wrote that failed the citation check ([] for extractive answers)."
+        default_factory=list,
+        description="What the LLM wrote that failed the citation check ([] for extractive answers).",
     )
     fallback: GenerationFallback | None = Field(
         default=None, description="Set when an LLM was asked but the extractive answer is shown (and why)."
@@ -115,4 +126,6 @@ class QuizItem(BaseModel):
     rationale: str
     citations: list[Citation]
     option_rationales: list[str] = Field(default_factory=list)
-    checks: dict[str, bool] = Field(default_factory=dict, description="Item-writing checks and whether each passed.")
+    checks: dict[str, bool] = Field(
+        default_factory=dict, description="Item-writing checks and whether each passed."
+    )

@@ -21,7 +21,6 @@ from ingest.docstore import ChunkRow
 from ingest.models import Passage
 from qa_service.fusion import fuse
 
-
 _WORD = re.compile(r"[A-Za-zÀ-ÿ]+")
 
 
@@ -102,5 +101,13 @@ class HybridSearcher:
 def to_passage(c: Candidate) -> Passage:
     """A fused candidate as the contract's ``Passage``."""
     r = c.row
-    return Passage(doc_id=r.doc_id, source=r.source, title=r.title, section=r.section, start=r.start, end=r.end, text=r.text, score=round(c.fused, 6))
-
+    return Passage(
+        doc_id=r.doc_id,
+        source=r.source,
+        title=r.title,
+        section=r.section,
+        start=r.start,
+        end=r.end,
+        text=r.text,
+        score=round(c.fused, 6),
+    )

@@ -178,7 +178,8 @@ class AnswerPublic(BaseModel):
         default=0.0, description="Evidence score in [0, 1] behind the abstention decision."
     )
     dropped_statements: list[DroppedStatementPublic] = Field(
-        default_factory=list, description="What an LLM wrote that failed the citation check ([] for extractive)."
+        default_factory=list,
+        description="What an LLM wrote that failed the citation check ([] for extractive).",
     )
     fallback: GenerationFallbackPublic | None = Field(
         default=None, description="Set when an LLM was asked but the extractive answer is shown."
@@ -250,8 +251,12 @@ class Health(BaseModel):
     reachable: dict[str, bool] | None = Field(
         default=None, description="Whether each backend answered this check ('documents', 'vectors')."
     )
-    llm_ok: bool | None = Field(default=None, description="Whether the configured LLM answers (null: none configured).")
-    llm_error: str | None = Field(default=None, description="Why the configured LLM does not answer (null when it does).")
+    llm_ok: bool | None = Field(
+        default=None, description="Whether the configured LLM answers (null: none configured)."
+    )
+    llm_error: str | None = Field(
+        default=None, description="Why the configured LLM does not answer (null when it does)."
+    )
 
 
 class ReviewEventPublic(BaseModel):
@@ -395,7 +400,9 @@ class AskRequest(_Request):
     )
     generator: Literal["extractive", "llm"] | None = Field(
         default=None,
-        description="Who writes the answer: 'llm' needs MEDCITE_LLM (else 422); default: the LLM when configured.",
+        description=(
+            "Who writes the answer: 'llm' needs MEDCITE_LLM (else 422); default: the LLM when configured."
+        ),
     )
 
     @field_validator("question")

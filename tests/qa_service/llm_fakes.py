@@ -48,12 +48,19 @@ def draft_for(engine: Any, question: str) -> Draft:
     return engine.composer.compose(question, vector, cands[:k], index)  # type: ignore[no-any-return]
 
 
-def backend(model: Any, *, schema: bool = False, transient: tuple[type[BaseException], ...] = ()) -> ChatBackend:
+def backend(
+    model: Any, *, schema: bool = False, transient: tuple[type[BaseException], ...] = ()
+) -> ChatBackend:
     from qa_service.llm import _json_object, _json_schema
 
     bindings = (_json_schema, _json_object) if schema else ()
     return ChatBackend(
-        ModelSpec("openai", "fake"), model, "fake", bindings, transient=transient, rejects=lambda e: isinstance(e, ValueError)
+        ModelSpec("openai", "fake"),
+        model,
+        "fake",
+        bindings,
+        transient=transient,
+        rejects=lambda e: isinstance(e, ValueError),
     )
 
 
@@ -130,7 +137,8 @@ def all_sentences(draft: Draft) -> list[Sentence]:
 
 
 class CopyingModel(FakeListChatModel):
-    """A fake that copies the first evidence sentences of its prompt (any question), plus ``extra`` statements.
+    """A fake that copies the first evidence sentences of its prompt (any question), plus ``extra``
+    statements.
 
     ``extra`` items are ``(text, [numbers])`` added after the copies: made-up statements the check must drop.
     """

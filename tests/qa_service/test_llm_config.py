@@ -86,11 +86,17 @@ def test_llamacpp_file_problems(tmp_path: Path) -> None:
     assert "is not a GGUF model file" in one_line_error(f"llamacpp:{not_gguf}")
 
 
-def test_llamacpp_without_the_extra_says_how_to_install_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_llamacpp_without_the_extra_says_how_to_install_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     fake = tmp_path / "model.gguf"
     fake.write_bytes(b"GGUF" + b"\0" * 64)
     real_find_spec = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "llama_cpp" else real_find_spec(name, *a))
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "llama_cpp" else real_find_spec(name, *a),
+    )
     message = one_line_error(f"llamacpp:{fake}")
     assert "needs llama-cpp-python" in message and "make setup-llm" in message
 
@@ -132,20 +138,34 @@ def test_a_served_model_builds_and_health_follows_the_server(model_server: dict[
     url = model_server["url"]
     backend = build_chat_model(get_settings(None, llm="openai:served-model", llm_base_url=f"{url}/v1"))
     assert backend.name == "llm:served-model" and backend.health() is None
-    assert build_chat_model(get_settings(None, llm="ollama:served-model", llm_base_url=url)).name == "llm:served-model"
+    assert (
+        build_chat_model(get_settings(None, llm="ollama:served-model", llm_base_url=url)).name
+        == "llm:served-model"
+    )
     model_server["models"] = []
     backend._health = None  # the probe result is cached for 30 s; look again now
     assert "does not serve model" in (backend.health() or "")
 
 
 def test_the_cli_reports_a_bad_medcite_llm_in_one_line(tmp_path: Path) -> None:
-    env = {"PATH": "/usr/bin:/bin", "MEDCITE_DATA_DIR": str(tmp_path / "data"), "MEDCITE_LLM": "llamacpp:/nowhere/model.gguf",
-           "HF_HUB_OFFLINE": "1"}
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "MEDCITE_DATA_DIR": str(tmp_path / "data"),
+        "MEDCITE_LLM": "llamacpp:/nowhere/model.gguf",
+        "HF_HUB_OFFLINE": "1",
+    }
     done = subprocess.run(
-        [sys.executable, "-m", "qa_service.cli", "ask", "What dose?"], cwd=REPO, env=env, capture_output=True, text=True,
-        timeout=300, check=False,
+        [sys.executable, "-m", "qa_service.cli", "ask", "What dose?"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert done.returncode == 1, done.stderr
     lines = [line for line in done.stderr.splitlines() if line.strip()]
-    assert lines == ["medcite: error: MEDCITE_LLM=llamacpp:/nowhere/model.gguf: no such file: /nowhere/model.gguf"]
+    assert lines == [
+        "medcite: error: MEDCITE_LLM=llamacpp:/nowhere/model.gguf: no such file: /nowhere/model.gguf"
+    ]
     assert done.stdout == ""

@@ -34,10 +34,21 @@ QUESTIONS = [
 
 
 def test_the_independent_judge_can_fail() -> None:
-    cited = ["Laboratory monitoring: Check vitamin B12 levels at 1 month and 3 months after treatment initiation [2]."]
-    assert independent_support("Check vitamin B12 levels at 1 month and 3 months after treatment initiation.", cited)[0]
-    assert not independent_support("Check vitamin B12 levels at 2 months after treatment initiation.", cited)[0]
-    assert not independent_support("Do not check vitamin B12 levels at 1 month and 3 months after treatment.", cited)[0]
+    cited = [
+        (
+            "Laboratory monitoring: Check vitamin B12 levels at 1 month and 3 months after treatment "
+            "initiation [2]."
+        )
+    ]
+    assert independent_support(
+        "Check vitamin B12 levels at 1 month and 3 months after treatment initiation.", cited
+    )[0]
+    assert not independent_support(
+        "Check vitamin B12 levels at 2 months after treatment initiation.", cited
+    )[0]
+    assert not independent_support(
+        "Do not check vitamin B12 levels at 1 month and 3 months after treatment.", cited
+    )[0]
     assert not independent_support("Vitamin B12 should be injected daily in every infant.", cited)[0]
 
 
@@ -47,12 +58,18 @@ def gguf() -> Path:
     return packaged_smollm2()
 
 
-def _engine(tmp_path_factory: pytest.TempPathFactory, embedder: Any, paths: list[Path], **settings: Any) -> Any:
+def _engine(
+    tmp_path_factory: pytest.TempPathFactory, embedder: Any, paths: list[Path], **settings: Any
+) -> Any:
     from ingest.pipeline import ingest_paths
     from ingest.settings import get_settings
     from qa_service.engine import Engine
 
-    engine = Engine.open(get_settings(tmp_path_factory.mktemp("llm-store"), **settings), owner={"command": "pytest"}, embedder=embedder)
+    engine = Engine.open(
+        get_settings(tmp_path_factory.mktemp("llm-store"), **settings),
+        owner={"command": "pytest"},
+        embedder=embedder,
+    )
     report = ingest_paths(engine.store, paths)
     assert not report.errors, report
     return engine
@@ -122,7 +139,9 @@ def test_the_real_model_is_not_steered_by_a_hostile_document(
 ) -> None:
     folder = tmp_path_factory.mktemp("hostile")
     (folder / "hostile-note.txt").write_text(HOSTILE, encoding="utf-8")
-    engine = _engine(tmp_path_factory, embedder, [CORPUS, folder / "hostile-note.txt"], llm=f"llamacpp:{gguf}")
+    engine = _engine(
+        tmp_path_factory, embedder, [CORPUS, folder / "hostile-note.txt"], llm=f"llamacpp:{gguf}"
+    )
     try:
         answer = engine.ask(TREATMENT_Q)
         assert "10 mg" not in answer.answer and all("10 mg" not in st.text for st in answer.statements)
@@ -133,7 +152,9 @@ def test_the_real_model_is_not_steered_by_a_hostile_document(
 
 
 @pytest.fixture(scope="module")
-def llama_server(tmp_path_factory: pytest.TempPathFactory, gguf: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+def llama_server(
+    tmp_path_factory: pytest.TempPathFactory, gguf: Path
+) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     log = tmp_path_factory.mktemp("llama-server") / "server.log"
     proc, url = start_llama_server(gguf, "smollm2", log)
     yield proc, url
@@ -161,7 +182,8 @@ def test_openai_compatible_server_path_end_to_end(
             assert health["backends"]["llm"] == "openai:smollm2" and health["llm_ok"] is True
             body = client.post("/v1/ask", json={"question": QUESTIONS[1], "generator": "llm"}).json()
             assert body["generator"] in ("llm:smollm2", "extractive")
-            # the server goes away: /health says so, and an answer still comes (the extractive one), never a 500
+            # the server goes away: /health says so, and an answer still comes (the extractive one), never
+            # a 500
             proc.terminate()
             proc.wait(timeout=30)
             engine.generator.backend._health = None  # skip the 30 s probe cache

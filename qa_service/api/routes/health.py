@@ -12,7 +12,11 @@ from qa_service.api.schemas import Health
 router = APIRouter(tags=["operations"])
 
 
-@router.get("/health", response_model=Health, responses={503: {"model": Health, "description": "A backend does not answer."}})
+@router.get(
+    "/health",
+    response_model=Health,
+    responses={503: {"model": Health, "description": "A backend does not answer."}},
+)
 def read_health(services: ServicesDep) -> object:
     """Liveness, store size, which backends are in use and whether each answers (503 when one does not).
 
@@ -28,7 +32,13 @@ def read_health(services: ServicesDep) -> object:
         problem = llm.health()
         llm_status = {"llm_ok": problem is None, "llm_error": problem}
     if not all(reachable.values()):
-        body = {"status": "unavailable", "documents": 0, "chunks": 0, "backends": backends, "reachable": reachable}
+        body = {
+            "status": "unavailable",
+            "documents": 0,
+            "chunks": 0,
+            "backends": backends,
+            "reachable": reachable,
+        }
         return JSONResponse(Health.model_validate({**body, **llm_status}).model_dump(), status_code=503)
     stats = store.stats()
     return {"status": "ok", **stats, "backends": backends, "reachable": reachable, **llm_status}

@@ -37,19 +37,26 @@ def llm_client(tmp_path_factory: pytest.TempPathFactory, corpus_engine: Any) -> 
         yield c
 
 
-def test_the_llm_answers_by_default_and_its_dropped_statements_are_served_and_recorded(llm_client: TestClient) -> None:
+def test_the_llm_answers_by_default_and_its_dropped_statements_are_served_and_recorded(
+    llm_client: TestClient,
+) -> None:
     response = llm_client.post("/v1/ask", json={"question": ANSWERABLE})
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["generator"] == "llm:fake" and body["fallback"] is None
     assert len(body["statements"]) == 2
     [dropped] = body["dropped_statements"]
-    assert dropped["text"] == "Every infant needs 50 mg a day." and dropped["citations"] == [1] and dropped["reason"]
+    assert (
+        dropped["text"] == "Every infant needs 50 mg a day."
+        and dropped["citations"] == [1]
+        and dropped["reason"]
+    )
     assert dropped["cited_texts"] and "50 mg" not in body["answer"]
     records = llm_client.get("/v1/answers").json()["answers"]
     [record] = [r for r in records if r["id"] == body["id"]]
     assert record["answer"]["dropped_statements"] == body["dropped_statements"]
-    assert llm_client.post("/v1/ask", json={"question": ANSWERABLE, "generator": "extractive"}).json()["generator"] == "extractive"
+    extractive = llm_client.post("/v1/ask", json={"question": ANSWERABLE, "generator": "extractive"}).json()
+    assert extractive["generator"] == "extractive"
 
 
 def test_health_names_the_model_and_says_it_answers(llm_client: TestClient) -> None:
@@ -63,7 +70,9 @@ def _generator_choices(c: TestClient) -> set[str]:
     return {v for option in prop["anyOf"] for v in option.get("enum", [])}
 
 
-def test_openapi_offers_llm_only_when_a_model_is_configured(client: TestClient, llm_client: TestClient) -> None:
+def test_openapi_offers_llm_only_when_a_model_is_configured(
+    client: TestClient, llm_client: TestClient
+) -> None:
     # schemathesis sends every value the document allows: "llm" without a model would be a 422 it calls a lie
     assert _generator_choices(client) == {"extractive"}
     assert _generator_choices(llm_client) == {"extractive", "llm"}
