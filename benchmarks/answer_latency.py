@@ -16,7 +16,7 @@ after a few warm-up questions that are not measured.
 
 For every question, in the same run: ``embedder.encode([q])`` (the raw model cost
 of one query) and ``engine.ask(q)``. Prints p50/p95 of both, the ratio
-p50(ask) / p50(embed) (target <= 3), and where ask time goes: self time per stage,
+p50(ask) / p50(embed) (target <= 4, issue 10), and where ask time goes: self time per stage,
 measured by timing engine internals from the outside (``--cprofile`` adds a
 cProfile listing).
 
@@ -66,7 +66,7 @@ from benchmarks._common import (
     setup_entry_point,
 )
 
-TARGET_RATIO = 3.0
+TARGET_RATIO = 4.0  # issue 10: the learned composer may spend up to 4x the query embedding
 TARGET_CONCURRENT_SPEEDUP = 1.2
 TARGET_TAIL = 3.0  # p95 <= 3 x p50 under concurrency
 WARMUP = 5
