@@ -21,7 +21,7 @@ from ingest.store import Store
 from qa_service.answering import Draft, ExtractiveComposer, Sentence, clean_statement_text, group_label
 from qa_service.batching import QueryBatcher
 from qa_service.generation import ExtractiveGenerator, Generator
-from qa_service.models import Answer, Citation, Conflict, SearchResult, Statement
+from qa_service.models import Answer, Citation, Conflict, DroppedStatement, SearchResult, Statement
 from qa_service.retrieval import Candidate, HybridSearcher, to_passage
 from qa_service.verify import check_support, find_conflicts
 
@@ -270,26 +270,9 @@ class Engine:
             text = clean_statement_text(s.text)
             supported = check_support(text, [citations[i - 1].text for i in ids]).supported
             statements.append(Statement(text=text, citations=ids, group=label, supported=supported))
-        conflicts = [
-            Conflict(
-                description=f.description,
-                citations=sorted(set(statements[f.a].citations[:1] + statements[f.b].citations[:1])),
-            )
-            for f in find_conflicts([(i, st.text) for i, st in enumerate(statements)])
-        ]
-        return Answer(
-            id=uuid.uuid4().hex,
-            question=question,
-            answer=render_text(statements, conflicts),
-            abstained=False,
-            abstain_reason=None,
-            statements=statements,
-            citations=citations,
-            conflicts=conflicts,
-            config_hash=self.settings.config_hash,
-            generator=ExtractiveGenerator.name,
-            latency_ms=0.0,
-            confidence=confidence,
+        return grounded_answer(
+            question, statements, citations, config_hash=self.settings.config_hash,
+            generator=ExtractiveGenerator.name, confidence=confidence,
         )
 
 
@@ -313,6 +296,42 @@ def _citation(cid: int, s: Sentence) -> Citation:
 
 def _markers(ids: Sequence[int]) -> str:
     return "".join(f"[{i}]" for i in ids)
+
+
+def grounded_answer(
+    question: str,
+    statements: list[Statement],
+    citations: list[Citation],
+    *,
+    config_hash: str,
+    generator: str,
+    confidence: float,
+    dropped: list[DroppedStatement] | None = None,
+) -> Answer:
+    """The answer made of checked statements, for every generator: the conflicts between them (unit-aware),
+    then the text, bottom line first."""
+    conflicts = [
+        Conflict(
+            description=f.description,
+            citations=sorted(set(statements[f.a].citations[:1] + statements[f.b].citations[:1])),
+        )
+        for f in find_conflicts([(i, st.text) for i, st in enumerate(statements)])
+    ]
+    return Answer(
+        id=uuid.uuid4().hex,
+        question=question,
+        answer=render_text(statements, conflicts),
+        abstained=False,
+        abstain_reason=None,
+        statements=statements,
+        citations=citations,
+        conflicts=conflicts,
+        config_hash=config_hash,
+        generator=generator,
+        latency_ms=0.0,
+        confidence=confidence,
+        dropped_statements=dropped or [],
+    )
 
 
 def render_text(statements: Sequence[Statement], conflicts: Sequence[Conflict]) -> str:

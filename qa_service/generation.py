@@ -33,7 +33,6 @@ import logging
 import re
 import threading
 import time
-import uuid
 from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -48,8 +47,8 @@ from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_expo
 from ingest.settings import Settings
 from qa_service import prompts
 from qa_service.answering import Draft, Sentence, clean_statement_text, group_label
-from qa_service.models import Answer, Citation, Conflict, DroppedStatement, GenerationFallback, Statement
-from qa_service.verify import check_support, find_conflicts
+from qa_service.models import Answer, Citation, DroppedStatement, GenerationFallback, Statement
+from qa_service.verify import check_support
 
 if TYPE_CHECKING:
     from qa_service.engine import Engine
@@ -521,7 +520,7 @@ class LLMGenerator:
     def _render(
         self, question: str, checked: Verified, evidence: Sequence[Sentence], draft: Draft, engine: Engine
     ) -> Answer:
-        from qa_service.engine import render_text
+        from qa_service.engine import grounded_answer
 
         citations: list[Citation] = []
         number: dict[int, int] = {}  # evidence number -> citation id
@@ -550,26 +549,8 @@ class LLMGenerator:
         for i in order:
             text, cites = rest[i]
             statements.append(Statement(text=text, citations=[cite(k) for k in cites], group=labels[i]))
-        conflicts = [
-            Conflict(
-                description=f.description,
-                citations=sorted(set(statements[f.a].citations[:1] + statements[f.b].citations[:1])),
-            )
-            for f in find_conflicts([(i, st.text) for i, st in enumerate(statements)])
-        ]
-        return Answer(
-            id=uuid.uuid4().hex,
-            question=question,
-            answer=render_text(statements, conflicts),
-            abstained=False,
-            abstain_reason=None,
-            statements=statements,
-            citations=citations,
-            conflicts=conflicts,
-            config_hash=self.settings.config_hash,
-            generator=self.name,
-            latency_ms=0.0,
-            confidence=draft.confidence,
-            dropped_statements=checked.dropped,
+        return grounded_answer(
+            question, statements, citations, config_hash=self.settings.config_hash, generator=self.name,
+            confidence=draft.confidence, dropped=checked.dropped,
         )
 
