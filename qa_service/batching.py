@@ -221,8 +221,10 @@ class QueryBatcher:
             try:
                 process = _EncoderProcess(self.embedder.model_name, ENCODER_THREADS)
             except Exception:
-                logger.warning("could not start the encoder process; encoding in-process", exc_info=True)
                 self._process_state = "failed"
+                if self._closed:  # closed (or the interpreter exiting) while the model loaded: nothing lost
+                    return
+                logger.warning("could not start the encoder process; encoding in-process", exc_info=True)
                 return
             with self._cond:
                 if self._closed:
