@@ -125,6 +125,37 @@ def serialize_migrations(conn: Any) -> None:
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
 
 
+def alembic_config_for(migrations_dir: Path, url: str | None = None) -> Any:
+    """An Alembic ``Config`` pointing at a package's migrations (and at ``url`` when given): the document
+    store's and the audit log's, driven from code (no ``alembic.ini``)."""
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(migrations_dir))
+    if url:
+        # ConfigParser interpolation: a literal % in a password must be doubled.
+        config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def head_revision_of(migrations_dir: Path) -> str:
+    """The newest revision of a package's migrations shipped with this medcite."""
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(alembic_config_for(migrations_dir)).get_current_head()
+    assert head is not None, f"no migrations packaged in {migrations_dir}"
+    return head
+
+
+def current_revision_of(engine: Engine, version_table: str | None = None) -> str | None:
+    """The revision a database is at in ``version_table`` (None for an empty or pre-migration database)."""
+    from alembic.runtime.migration import MigrationContext
+
+    opts = {"version_table": version_table} if version_table else {}
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn, opts=opts).get_current_revision()
+
+
 def run_alembic_env(metadata: Any, version_table: str | None = None) -> None:
     """The body of a package's Alembic ``env.py`` (the document store's and the audit log's).
 

@@ -16,11 +16,9 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, inspect
 
-from ingest.database import serialize_migrations
+from ingest.database import alembic_config_for, current_revision_of, head_revision_of, serialize_migrations
 
 logger = logging.getLogger(__name__)
 
@@ -31,25 +29,18 @@ LEGACY_REVISION = "0001"  # the layout of stores written before migrations ("lay
 
 def alembic_config(url: str | None = None) -> Config:
     """An Alembic ``Config`` pointing at the packaged store migrations (and at ``url`` when given)."""
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    if url:
-        # ConfigParser interpolation: a literal % in a password must be doubled.
-        config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    config: Config = alembic_config_for(MIGRATIONS_DIR, url)
     return config
 
 
 def head_revision() -> str:
     """The newest store revision shipped with this medcite."""
-    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    assert head is not None, "no store migrations packaged"
-    return head
+    return head_revision_of(MIGRATIONS_DIR)
 
 
 def current_revision(engine: Engine) -> str | None:
     """The revision the store database is at (None for an empty or pre-migration database)."""
-    with engine.connect() as conn:
-        return MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE}).get_current_revision()
+    return current_revision_of(engine, VERSION_TABLE)
 
 
 def _is_legacy(conn: Connection) -> bool:

@@ -13,11 +13,9 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
-from ingest.database import serialize_migrations
+from ingest.database import alembic_config_for, current_revision_of, head_revision_of, serialize_migrations
 
 logger = logging.getLogger(__name__)
 
@@ -25,26 +23,19 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
 def alembic_config(url: str | None = None) -> Config:
-    """An Alembic ``Config`` pointing at the packaged migrations (and at ``url`` when given)."""
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    if url:
-        # ConfigParser interpolation: a literal % in a password must be doubled.
-        config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    """An Alembic ``Config`` pointing at the packaged audit migrations (and at ``url`` when given)."""
+    config: Config = alembic_config_for(MIGRATIONS_DIR, url)
     return config
 
 
 def head_revision() -> str:
-    """The newest revision shipped with this medcite."""
-    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    assert head is not None, "no audit migrations packaged"
-    return head
+    """The newest audit revision shipped with this medcite."""
+    return head_revision_of(MIGRATIONS_DIR)
 
 
 def current_revision(engine: Engine) -> str | None:
-    """The revision the database is at (None for an empty database)."""
-    with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+    """The revision the audit database is at (None for an empty or pre-migration database)."""
+    return current_revision_of(engine)
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
